@@ -1,0 +1,1 @@
+//! The ser.cfg language. STUB: being written.

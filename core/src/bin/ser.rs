@@ -1,0 +1,2 @@
+//! The `ser` binary. STUB: being written.
+fn main() {}

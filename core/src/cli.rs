@@ -1,0 +1,1 @@
+//! The `ser` command line. STUB: being written.

@@ -1,0 +1,12 @@
+//! `ser-core`: the SIP router's core.
+//!
+//! Today it holds the SIP message layer ([`sip`]): the zero-copy parser and
+//! the edit-based message builder, and the `ser` command line ([`cli`]).
+//! Transports, shards, transactions, the registrar and the control socket land
+//! here as their issues are built (see the README's status table).
+
+#![forbid(unsafe_op_in_unsafe_fn)]
+
+pub mod cli;
+pub mod sip;
+pub mod version;

@@ -1,0 +1,1 @@
+//! Building outgoing messages as edits over the received bytes. STUB.

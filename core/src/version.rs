@@ -1,0 +1,1 @@
+//! Version and build-feature strings (`ser -V`). STUB: being written.
