@@ -13,12 +13,25 @@ pub const fn is_lws(b: u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\r' | b'\n')
 }
 
+/// RFC 3261 `token` characters, as a lookup table (one load per byte on the
+/// hot path of the header index).
+static TOKEN: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        t[i] = matches!(b,
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9'
+            | b'-' | b'.' | b'!' | b'%' | b'*' | b'_' | b'+' | b'`' | b'\'' | b'~');
+        i += 1;
+    }
+    t
+};
+
 /// RFC 3261 `token` characters.
 #[inline(always)]
-pub const fn is_token(b: u8) -> bool {
-    matches!(b,
-        b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9'
-        | b'-' | b'.' | b'!' | b'%' | b'*' | b'_' | b'+' | b'`' | b'\'' | b'~')
+pub fn is_token(b: u8) -> bool {
+    TOKEN[b as usize]
 }
 
 /// Skips leading white space.
@@ -418,5 +431,111 @@ mod tests {
         assert!(parse_u32(b"4294967296", Where::CSeq).is_err());
         assert!(parse_u32(b"12a", Where::CSeq).is_err());
         assert!(parse_u32(b"", Where::CSeq).is_err());
+    }
+}
+
+/// Eight bytes from `s[at..at + 8]` as a little-endian word (zero if the
+/// slice is shorter; callers only ask for words inside the slice).
+#[inline(always)]
+pub fn load8(s: &[u8], at: usize) -> u64 {
+    match s.get(at..at + 8) {
+        Some(w) => u64::from_le_bytes(w.try_into().unwrap_or([0; 8])),
+        None => 0,
+    }
+}
+
+const LO: u64 = 0x0101_0101_0101_0101;
+const HI: u64 = 0x8080_8080_8080_8080;
+
+/// Index of the first byte equal to `b` in a short slice, eight bytes at a
+/// time without the setup cost of a vector search (header names are short).
+#[inline(always)]
+pub fn find_short(s: &[u8], b: u8) -> Option<usize> {
+    let pat = LO.wrapping_mul(u64::from(b));
+    let zero_at = |w: u64| {
+        let x = w ^ pat;
+        // The lowest flagged byte is exact (borrows only run upward).
+        let z = x.wrapping_sub(LO) & !x & HI;
+        (z != 0).then(|| (z.trailing_zeros() / 8) as usize)
+    };
+    let n = s.len();
+    if n < 8 {
+        return s.iter().position(|&c| c == b);
+    }
+    let mut i = 0;
+    while i + 8 <= n {
+        if let Some(k) = zero_at(load8(s, i)) {
+            return Some(i + k);
+        }
+        i += 8;
+    }
+    if i < n {
+        // The tail as one word overlapping what was already searched.
+        if let Some(k) = zero_at(load8(s, n - 8)) {
+            return Some(n - 8 + k);
+        }
+    }
+    None
+}
+
+/// Lower-cases the ASCII letters of a word, leaving every other byte as is.
+#[inline(always)]
+pub fn lower8(w: u64) -> u64 {
+    // For each byte: is it in 'A'..='Z'? Work on 7 bits so that additions
+    // never carry across bytes, then exclude bytes with the top bit set.
+    let h = w & !HI;
+    let ge_a = h.wrapping_add(LO.wrapping_mul(0x80 - u64::from(b'A')));
+    let gt_z = h.wrapping_add(LO.wrapping_mul(0x80 - u64::from(b'Z') - 1));
+    let upper = ge_a & !gt_z & !w & HI;
+    w | (upper >> 2)
+}
+
+/// ASCII case-insensitive equality of `s` with `lower`, which must already
+/// be lower case. Exact for any bytes in `s`.
+#[inline(always)]
+pub fn eq_lower(s: &[u8], lower: &[u8]) -> bool {
+    let n = s.len();
+    if n != lower.len() {
+        return false;
+    }
+    if n < 8 {
+        return s.iter().zip(lower).all(|(&a, &b)| a.to_ascii_lowercase() == b);
+    }
+    let mut i = 0;
+    while i + 8 <= n {
+        if lower8(load8(s, i)) != load8(lower, i) {
+            return false;
+        }
+        i += 8;
+    }
+    // The tail as one word overlapping what was already compared.
+    i == n || lower8(load8(s, n - 8)) == load8(lower, n - 8)
+}
+
+#[cfg(test)]
+mod swar_tests {
+    use super::*;
+
+    #[test]
+    fn find_short_matches_position() {
+        for s in [&b"Via: x"[..], b"Content-Length: 0", b"no colon here at all", b"", b":", b"abcdefgh:"] {
+            assert_eq!(find_short(s, b':'), s.iter().position(|&c| c == b':'), "{s:?}");
+        }
+        // A byte 0x3b (';' = ':' + 1) must not confuse the borrow logic.
+        assert_eq!(find_short(b";;;;;;;;;:", b':'), Some(9));
+    }
+
+    #[test]
+    fn lower_is_exact() {
+        for b in 0u8..=255 {
+            for c in [0u8, b'A', b'z', 0x80, 0xff, b'@', b'['] {
+                let w = lower8(u64::from_le_bytes([c, b, c, b, b, c, c, b]));
+                let want = [c, b, c, b, b, c, c, b].map(|x| x.to_ascii_lowercase());
+                assert_eq!(w.to_le_bytes(), want, "{b} {c}");
+            }
+        }
+        assert!(eq_lower(b"Content-LENGTH", b"content-length"));
+        assert!(!eq_lower(b"Content\rLength", b"content-length"));
+        assert!(!eq_lower(b"Via", b"via "));
     }
 }

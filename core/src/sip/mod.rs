@@ -22,6 +22,7 @@ pub mod lex;
 pub mod limits;
 pub mod method;
 pub mod msg;
+pub mod scan;
 pub mod sdp;
 pub mod uri;
 pub mod via;

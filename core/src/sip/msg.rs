@@ -17,6 +17,7 @@ use super::header::{HeaderName, N_NAMES};
 use super::lex::{self, CommaSplit};
 use super::limits::Limits;
 use super::method::Method;
+use super::scan::Cursor;
 use super::sdp::Sdp;
 use super::uri::Uri;
 use super::via::Via;
@@ -165,32 +166,32 @@ impl<'a> SipMsg<'a> {
         let mut first = [0u16; N_NAMES];
         let mut content_length: Option<u32> = None;
         let mut vias = 0usize;
-        let headers_end;
-        loop {
-            let Some(nl) = memchr::memchr(b'\n', &buf[pos..]) else {
-                return Err(err(Where::Header, Fault::Truncated, pos));
-            };
-            let line_end = pos + nl + 1;
-            let mut line = &buf[pos..pos + nl];
+        let mut headers_end = None;
+        // Two forward-only cursors find every line end and every header
+        // colon in one pass; the header block stops at the first empty line.
+        let mut ends = Cursor::new(buf, b'\n', pos);
+        let mut colons = Cursor::new(buf, b':', pos);
+        while let Some(nl) = ends.next_pos() {
+            let line_end = nl + 1;
+            let Some(mut line) = buf.get(pos..nl) else { break };
             if let [rest @ .., b'\r'] = line {
                 line = rest;
             }
-            if line.is_empty() {
-                headers_end = pos as u32;
+            let Some(&b0) = line.first() else {
+                headers_end = Some(pos as u32);
                 pos = line_end;
                 break;
-            }
-            let b0 = line[0];
+            };
             if b0 == b' ' || b0 == b'\t' {
                 // Folded continuation of the previous header.
                 let Some(last) = headers.last_mut() else {
                     return Err(err(Where::Header, Fault::BadChar, pos));
                 };
                 let t = lex::trim_end(line);
-                if !t.iter().all(|&b| lex::is_lws(b)) {
+                let lead = t.len() - lex::trim_start(t).len();
+                if lead < t.len() {
                     if last.value_span.is_empty() {
                         // The value starts on this continuation line.
-                        let lead = line.len() - lex::trim_start(line).len();
                         last.value_span.start = (pos + lead) as u32;
                     }
                     last.value_span.end = (pos + t.len()) as u32;
@@ -199,26 +200,27 @@ impl<'a> SipMsg<'a> {
                 pos = line_end;
                 continue;
             }
-            let Some(colon) = memchr::memchr(b':', line) else {
-                return Err(err(Where::Header, Fault::Malformed, pos));
+            // header-name = token, then optional white space and a colon.
+            let colon = match colons.peek_from(pos) {
+                Some(c) if c < pos + line.len() => c - pos,
+                _ => return Err(err(Where::Header, Fault::Malformed, pos)),
             };
             let mut name_end = colon;
             while name_end > 0 && (line[name_end - 1] == b' ' || line[name_end - 1] == b'\t') {
                 name_end -= 1;
             }
             let name_b = &line[..name_end];
-            if name_b.is_empty() || !name_b.iter().all(|&b| lex::is_token(b)) {
-                return Err(err(Where::HeaderName, Fault::BadChar, pos));
+            let name = HeaderName::classify_in(buf, pos, name_end);
+            // A known name matched exactly, so it is a token; check others.
+            if name == HeaderName::Other {
+                if name_b.is_empty() {
+                    return Err(err(Where::HeaderName, Fault::Empty, pos));
+                }
+                if let Some(i) = name_b.iter().position(|&b| !lex::is_token(b)) {
+                    return Err(err(Where::HeaderName, Fault::BadChar, pos + i));
+                }
             }
-            let name = HeaderName::classify(name_b);
-            let mut vs = colon + 1;
-            while vs < line.len() && (line[vs] == b' ' || line[vs] == b'\t') {
-                vs += 1;
-            }
-            let mut ve = line.len();
-            while ve > vs && (line[ve - 1] == b' ' || line[ve - 1] == b'\t') {
-                ve -= 1;
-            }
+            let (vs, ve) = trim_value(line, colon + 1);
             if headers.len() >= limits.max_headers {
                 return Err(err(Where::Header, Fault::TooMany, pos));
             }
@@ -253,6 +255,9 @@ impl<'a> SipMsg<'a> {
             });
             pos = line_end;
         }
+        let Some(headers_end) = headers_end else {
+            return Err(err(Where::Header, Fault::Truncated, pos));
+        };
         let avail = buf.len() - pos;
         let body_len = match (content_length, transport) {
             (Some(cl), _) => {
@@ -777,6 +782,24 @@ impl<'a> SipMsg<'a> {
     }
 }
 
+/// The value of a header line after its colon, without the white space
+/// around it, as `(start, end)` offsets into `line`.
+#[inline(always)]
+fn trim_value(line: &[u8], after_colon: usize) -> (usize, usize) {
+    let is_ws = |b: &u8| *b == b' ' || *b == b'\t';
+    let v = line.get(after_colon..).unwrap_or(&[]);
+    let lead = match v {
+        // The usual case: exactly one space after the colon.
+        [b' ', c, ..] if !is_ws(c) => 1,
+        _ => v.iter().take_while(|b| is_ws(b)).count(),
+    };
+    let mut end = v.len();
+    while end > lead && v.get(end - 1).is_some_and(is_ws) {
+        end -= 1;
+    }
+    (after_colon + lead, after_colon + end)
+}
+
 /// Parses the request or status line. Returns it and the offset of the first
 /// header line.
 fn parse_start_line<'a>(buf: &'a [u8], limits: &Limits) -> Result<(StartLine<'a>, usize)> {
@@ -820,7 +843,9 @@ fn parse_start_line<'a>(buf: &'a [u8], limits: &Limits) -> Result<(StartLine<'a>
     if uri.len() > limits.max_uri {
         return Err(err(Where::RequestUri, Fault::TooLong, sp1 + 1));
     }
-    if let Some(i) = uri.iter().position(|&b| b == b' ' || b == b'\t' || b < 0x21) {
+    // Spaces cannot hide inside: the URI runs from the first space to the
+    // last. Other characters are checked when the URI is parsed.
+    if let Some(i) = memchr::memchr2(b' ', b'\t', uri) {
         return Err(err(Where::RequestUri, Fault::BadChar, sp1 + 1 + i));
     }
     let ver = &line[sp2 + 1..];
