@@ -1,0 +1,239 @@
+//! End-to-end tests of the `ser` command line: they run the real binary.
+//!
+//! Build it first (`cargo build --release`, then
+//! `cargo test --release -p ser-tests`); `tests/run.sh` does both.
+
+use ser_core::sip::Limits;
+use ser_core::version;
+use ser_tests::{Run, ser, workspace_file};
+
+const HELLO: &str = "cfg/examples/hello-world.cfg";
+
+fn assert_code(r: &Run, code: i32) {
+    assert_eq!(r.code, Some(code), "exit code; run was {r:#?}");
+}
+
+#[test]
+fn help_lists_flags_and_what_is_refused() {
+    let r = ser(&["-h"]);
+    assert_code(&r, 0);
+    assert!(r.stderr.is_empty(), "{r:#?}");
+    let out = &r.stdout;
+    assert!(out.starts_with(&version::version_line()), "{out}");
+    assert!(out.contains("Usage: ser [options]"), "{out}");
+    for flag in [
+        "-f file",
+        "-c ",
+        "-l address",
+        "-p port",
+        "-n shards",
+        "-D ",
+        "-E ",
+        "-d ",
+        "-A NAME",
+        "-W method",
+        "-P file",
+        "-u user",
+        "-g group",
+        "-w dir",
+        "-V ",
+        "-h ",
+    ] {
+        assert!(
+            out.contains(&format!("\n  {flag}")),
+            "{flag} missing:\n{out}"
+        );
+    }
+    assert!(out.contains("Not supported yet"), "{out}");
+    for refused in [
+        "-t dir (chroot)",
+        "-L path",
+        "-r (",
+        "-R (",
+        "-T (",
+        "-m MB",
+    ] {
+        assert!(out.contains(refused), "{refused} missing:\n{out}");
+    }
+    // -h wins over errors anywhere on the line.
+    let r = ser(&["-Z", "-t", "/x", "-h"]);
+    assert_code(&r, 0);
+    assert!(r.stdout.contains("Usage: ser"));
+}
+
+#[test]
+fn version_names_target_limits_and_no_poll_method() {
+    let r = ser(&["-V"]);
+    assert_code(&r, 0);
+    let out = &r.stdout;
+    let l = Limits::DEFAULT;
+    let target = format!("{}/{}", std::env::consts::ARCH, std::env::consts::OS);
+    assert!(
+        out.starts_with(&format!("version: ser {} ({target})\n", version::VERSION)),
+        "{out}"
+    );
+    let flags = out
+        .lines()
+        .find_map(|x| x.strip_prefix("flags: "))
+        .unwrap_or_else(|| panic!("no flags line:\n{out}"));
+    for f in version::FEATURES {
+        assert!(flags.contains(f), "{f} missing: {flags}");
+    }
+    for want in [
+        format!("MAX_URI_SIZE {}", l.max_uri),
+        format!("BUF_SIZE {}", l.max_message),
+        format!("MAX_HEADERS {}", l.max_headers),
+        format!("MAX_VIAS {}", l.max_vias),
+    ] {
+        assert!(flags.contains(&want), "{want} missing: {flags}");
+    }
+    // Nothing is claimed that is not built.
+    for absent in ["USE_TCP", "USE_TLS", "io_uring", "epoll"] {
+        assert!(!out.contains(absent), "{absent} claimed:\n{out}");
+    }
+    assert!(
+        out.contains("\npoll method support: none yet (transport not built)\n"),
+        "{out}"
+    );
+    assert_code(&ser(&["-DEV"]), 0);
+}
+
+#[test]
+fn unknown_option_is_a_usage_error() {
+    let r = ser(&["-Z"]);
+    assert_code(&r, 2);
+    assert_eq!(r.stderr, "ser: unknown option -Z; try ser -h\n");
+    assert!(r.stdout.is_empty());
+    let r = ser(&["--frobnicate"]);
+    assert_code(&r, 2);
+    assert!(r.stderr.contains("unknown option --frobnicate"), "{r:#?}");
+    let r = ser(&["extra"]);
+    assert_code(&r, 2);
+    assert!(r.stderr.contains("unexpected argument 'extra'"), "{r:#?}");
+}
+
+#[test]
+fn refused_ser_option_names_itself() {
+    let r = ser(&["-t", "/x"]);
+    assert_code(&r, 2);
+    assert_eq!(r.stderr, "ser: option -t (chroot) is not supported yet\n");
+    // A refused flag inside a group is not skipped either.
+    let r = ser(&["-DrE", "-f", HELLO]);
+    assert_code(&r, 2);
+    assert!(r.stderr.contains("option -r ("), "{r:#?}");
+}
+
+#[test]
+fn bad_poll_method_lists_the_two() {
+    let r = ser(&["-W", "kqueue"]);
+    assert_code(&r, 2);
+    assert!(r.stderr.starts_with("ser: "), "{r:#?}");
+    assert!(r.stderr.contains("kqueue"), "{r:#?}");
+    assert!(
+        r.stderr.contains("io_uring") && r.stderr.contains("epoll"),
+        "{r:#?}"
+    );
+}
+
+#[test]
+fn option_without_its_value() {
+    let r = ser(&["-p"]);
+    assert_code(&r, 2);
+    assert_eq!(r.stderr, "ser: option -p requires an argument\n");
+    let r = ser(&["-p", "99999"]);
+    assert_code(&r, 2);
+    assert!(r.stderr.contains("-p"), "{r:#?}");
+    let r = ser(&["-l", "udp:[::1"]);
+    assert_code(&r, 2);
+    assert!(r.stderr.contains("-l"), "{r:#?}");
+}
+
+#[test]
+fn check_of_a_missing_file_names_it() {
+    let missing = "cfg/examples/no-such-file.cfg";
+    let r = ser(&["-c", "-f", missing]);
+    assert_code(&r, 1);
+    assert!(r.stderr.contains(missing), "{r:#?}");
+    assert!(!r.stderr.contains("config file ok"), "{r:#?}");
+}
+
+#[test]
+fn check_without_f_reads_the_default_config() {
+    let default = "/usr/local/etc/ser/ser.cfg";
+    if std::path::Path::new(default).exists() {
+        return; // a real installation: nothing to learn here
+    }
+    let r = ser(&["-c"]);
+    assert_code(&r, 1);
+    assert!(r.stderr.contains(default), "{r:#?}");
+}
+
+#[test]
+fn check_of_hello_world_is_ok() {
+    assert!(workspace_file(HELLO).is_file());
+    let r = ser(&["-c", "-f", HELLO]);
+    assert_code(&r, 0);
+    assert_eq!(r.stderr, "config file ok, exiting...\n");
+    assert!(r.stdout.is_empty());
+    // The same with the README's options and an absolute path.
+    let abs = workspace_file(HELLO);
+    let r = ser(&[
+        "-c",
+        "-f",
+        abs.to_str().unwrap(),
+        "-l",
+        "udp:127.0.0.1:5060",
+        "-D",
+        "-E",
+    ]);
+    assert_code(&r, 0);
+}
+
+#[test]
+fn running_says_what_is_not_built() {
+    let r = ser(&["-f", HELLO, "-l", "udp:127.0.0.1:5060", "-D", "-E"]);
+    assert_code(&r, 3);
+    assert_eq!(
+        r.stderr,
+        "ser: the SIP transport and shards are not built yet (see README status table); \
+         use -c to check a config\n"
+    );
+}
+
+#[test]
+fn running_checks_process_options_first() {
+    let r = ser(&["-f", HELLO, "-u", "no-such-user-zq"]);
+    assert_code(&r, 2);
+    assert_eq!(
+        r.stderr,
+        "ser: invalid argument 'no-such-user-zq' for -u: no such user\n"
+    );
+    let r = ser(&["-f", HELLO, "-w", "/no/such/dir-zq"]);
+    assert_code(&r, 2);
+    assert!(r.stderr.contains("-w"), "{r:#?}");
+    let r = ser(&["-f", HELLO, "-P", "/no/such/dir-zq/ser.pid"]);
+    assert_code(&r, 2);
+    assert!(r.stderr.contains("-P"), "{r:#?}");
+    // Valid ones pass on to the not-built message; nothing is applied yet.
+    let pid = std::env::temp_dir().join(format!("ser-e2e-{}.pid", std::process::id()));
+    let r = ser(&[
+        "-f",
+        HELLO,
+        "-w",
+        "/",
+        "-P",
+        pid.to_str().unwrap(),
+        "-u",
+        "0",
+        "-g",
+        "0",
+    ]);
+    if r.code == Some(2) && r.stderr.contains("needs root") {
+        return; // not root: the switch cannot be checked further here
+    }
+    assert_code(&r, 3);
+    assert!(
+        !pid.exists(),
+        "pid file written although the router did not run"
+    );
+}
