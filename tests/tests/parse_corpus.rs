@@ -2118,12 +2118,6 @@ const BAD: &[(&str, Stage, Where, Fault)] = &[
 /// * `bad_start_line_missing_version`: `OPTIONS sip:x` (no SIP-Version) is
 ///   reported as an empty Request-URI at the URI's offset, which names the
 ///   wrong element; `OPTIONS` alone gives `StartLine`/`Malformed`.
-const KNOWN_BUGS: &[&str] = &[
-    "nul_in_call_id",
-    "nul_in_quoted_auth_param",
-    "nul_in_quoted_contact_param",
-    "bad_start_line_missing_version",
-];
 
 fn access(m: &SipMsg<'_>, what: &str) -> Result<(), ParseError> {
     match what {
@@ -2345,20 +2339,14 @@ fn check_bad(
     }
 }
 
-fn check_bad_files(known_bugs: bool) {
+fn check_bad_files() {
     let corpus = corpus();
     let listed: Vec<&str> = BAD.iter().map(|(n, ..)| *n).collect();
     for n in corpus.keys().filter_map(|n| n.strip_prefix("bad/")) {
         assert!(listed.contains(&n), "bad/{n} has no expected error in BAD");
     }
-    for n in KNOWN_BUGS {
-        assert!(listed.contains(n), "{n} is in KNOWN_BUGS but not in BAD");
-    }
     let mut failures = Vec::new();
     for &(file, stage, what, fault) in BAD {
-        if KNOWN_BUGS.contains(&file) != known_bugs {
-            continue;
-        }
         let bytes = corpus
             .get(&format!("bad/{file}"))
             .unwrap_or_else(|| panic!("bad/{file}.sip is missing"));
@@ -2371,13 +2359,7 @@ fn check_bad_files(known_bugs: bool) {
 
 #[test]
 fn bad_messages_fail_where_expected() {
-    check_bad_files(false);
-}
-
-#[test]
-#[ignore = "parser bugs, see KNOWN_BUGS"]
-fn known_parser_bug_bad_files_are_accepted_or_misreported() {
-    check_bad_files(true);
+    check_bad_files();
 }
 
 /// A request whose header block ends with `extra` header lines.
@@ -2395,14 +2377,11 @@ fn options_with(extra: &str, body: &str) -> Vec<u8> {
     .into_bytes()
 }
 
-/// `frame_len` looks at every line with a colon, continuation lines
-/// included, so ` l: 9` folded into a Subject is taken for a Content-Length
-/// (the last one wins). `parse` correctly reads it as part of the Subject
-/// (Content-Length 0), so a stream reader using `frame_len` would swallow
-/// the first 9 bytes of the next message.
+/// ` l: 9` folded into a Subject is part of the Subject, not a
+/// Content-Length: `frame_len` and `parse` must agree on where the first
+/// message of a stream ends, or a reader would swallow the next one.
 #[test]
-#[ignore = "parser bug: frame_len reads a folded continuation line as a header"]
-fn known_parser_bug_frame_len_reads_continuation_lines() {
+fn frame_len_ignores_continuation_lines() {
     let first = options_with("Content-Length: 0\r\nSubject: folded\r\n l: 9\r\n", "");
     let m = SipMsg::parse_with(&first, Transport::Stream, &Limits::DEFAULT).unwrap();
     assert_eq!((m.len(), m.content_length()), (first.len(), Some(0)));
@@ -2417,13 +2396,9 @@ fn known_parser_bug_frame_len_reads_continuation_lines() {
     );
 }
 
-/// `Content-Length:` CRLF SP `4` is legal folding (HCOLON then LWS), but
-/// the index checks Content-Length on the header's first line, before the
-/// continuation line is joined, and rejects the value as empty (so do
-/// `frame_len` and the stream rules).
+/// `Content-Length:` CRLF SP `4` is legal folding (HCOLON then LWS).
 #[test]
-#[ignore = "parser bug: a folded Content-Length value is rejected as empty"]
-fn known_parser_bug_folded_content_length() {
+fn folded_content_length() {
     let msg = options_with(
         "Content-Type: text/plain\r\nContent-Length:\r\n 4\r\n",
         "abcd",

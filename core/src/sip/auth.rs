@@ -37,19 +37,10 @@ fn token_end(s: &[u8], i: usize) -> usize {
 }
 
 /// Index just past the closing quote of the quoted-string opening at
-/// `s[open]` (backslash escapes skipped), found with `memchr2`.
+/// `s[open]` (escapes skipped, control characters refused).
 #[inline]
 fn quoted_end(s: &[u8], open: usize) -> Result<usize> {
-    let mut i = open + 1;
-    while let Some(o) = memchr::memchr2(b'"', b'\\', sub(s, i, s.len())) {
-        let at = i + o;
-        if s.get(at) == Some(&b'"') {
-            return Ok(at + 1);
-        }
-        // A backslash escapes the next byte.
-        i = at + 2;
-    }
-    Err(err(W, Fault::Unclosed, open))
+    lex::quoted_end(s, open, W)
 }
 
 /// One `name=value` auth-param. `value` is without its quotes; escapes are

@@ -185,7 +185,7 @@ impl HeaderName {
         let Some(name) = buf.get(start..start + len) else {
             return HeaderName::Other;
         };
-        if len < 2 || len > MAX_NAME || start + 8 * len.div_ceil(8) > buf.len() {
+        if !(2..=MAX_NAME).contains(&len) || start + 8 * len.div_ceil(8) > buf.len() {
             return Self::classify(name);
         }
         let cand = candidate(name[0], len, name.get(1));

@@ -29,15 +29,20 @@ impl<'a> Host<'a> {
                 .map(|a| Host::V6(a, s))
                 .ok_or(err(what, Fault::Malformed, 1));
         }
-        if s[0].is_ascii_digit() {
-            if let Some(a) = parse_v4(s) {
-                return Ok(Host::V4(a));
-            }
+        if s[0].is_ascii_digit()
+            && let Some(a) = parse_v4(s)
+        {
+            return Ok(Host::V4(a));
         }
-        for (i, &b) in s.iter().enumerate() {
-            if !(b.is_ascii_alphanumeric() || b == b'-' || b == b'.' || b == b'_') {
-                return Err(err(what, Fault::BadChar, i));
-            }
+        if let Some(i) = s.iter().position(|&b| !HOST_CHAR[b as usize]) {
+            return Err(err(what, Fault::BadChar, i));
+        }
+        // RFC 3261 `toplabel` starts with a letter: `256.1.1.1` is neither
+        // an address nor a name. (A trailing dot is allowed.)
+        let top = s.strip_suffix(b".").unwrap_or(s);
+        let top = top.rsplit(|&b| b == b'.').next().unwrap_or(top);
+        if top.first().is_some_and(u8::is_ascii_digit) {
+            return Err(err(what, Fault::Malformed, 0));
         }
         Ok(Host::Name(s))
     }
@@ -87,6 +92,19 @@ impl core::fmt::Display for Host<'_> {
         }
     }
 }
+
+/// Characters of a host name (letters, digits, `-`, `.`, and `_`, which
+/// real deployments use), as a table: one load per byte.
+static HOST_CHAR: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        t[i] = b.is_ascii_alphanumeric() || b == b'-' || b == b'.' || b == b'_';
+        i += 1;
+    }
+    t
+};
 
 /// Splits `host[:port]` and parses both. The port, if present, must be
 /// 1..=65535 digits-only; `host:` with an empty port is an error.
@@ -191,6 +209,9 @@ mod tests {
         assert_eq!(Host::parse(b"Atlanta.COM", Where::Uri).unwrap(), Host::Name(b"Atlanta.COM"));
         // A dotted name starting with digits that is not an address is a name.
         assert_eq!(Host::parse(b"1.2.3.com", Where::Uri).unwrap(), Host::Name(b"1.2.3.com"));
+        assert!(Host::parse(b"256.1.1.1", Where::Uri).is_err());
+        assert!(Host::parse(b"10.0.0", Where::Uri).is_err());
+        assert_eq!(Host::parse(b"example.com.", Where::Uri).unwrap(), Host::Name(b"example.com."));
         assert!(Host::parse(b"[::1", Where::Uri).is_err());
         assert!(Host::parse(b"a b", Where::Uri).is_err());
         assert!(Host::parse(b"", Where::Uri).is_err());

@@ -100,14 +100,46 @@ pub fn parse_u32(s: &[u8], what: Where) -> Result<u32> {
 #[inline]
 pub fn quoted_end(s: &[u8], start: usize, what: Where) -> Result<usize> {
     let mut i = start + 1;
-    while i < s.len() {
-        match s[i] {
-            b'\\' => i += 2,
+    while let Some(&b) = s.get(i) {
+        if !QUOTED_STOP[b as usize] {
+            i += 1;
+            continue;
+        }
+        match b {
             b'"' => return Ok(i + 1),
+            // A quoted-pair; the escaped byte is checked like any other.
+            b'\\' => {
+                match s.get(i + 1) {
+                    Some(&e) if !is_ctl_in_quoted(e) => {}
+                    Some(_) => return Err(err(what, Fault::BadChar, i + 1)),
+                    None => break,
+                }
+                i += 2;
+            }
+            _ if is_ctl_in_quoted(b) => return Err(err(what, Fault::BadChar, i)),
             _ => i += 1,
         }
     }
     Err(err(what, Fault::Unclosed, start))
+}
+
+/// Bytes the quoted-string scan must stop at: the quote, the backslash and
+/// the control characters.
+static QUOTED_STOP: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        t[i] = i < 0x20 || i == 0x7f || i == b'"' as usize || i == b'\\' as usize;
+        i += 1;
+    }
+    t
+};
+
+/// Control characters that may not appear in a quoted string: everything
+/// below 0x20 but tab and the CR/LF of folding, and DEL.
+#[inline(always)]
+fn is_ctl_in_quoted(b: u8) -> bool {
+    (b < 0x20 && !matches!(b, b'\t' | b'\r' | b'\n')) || b == 0x7f
 }
 
 /// Strips one pair of surrounding double quotes, if present. Escapes are
@@ -172,27 +204,32 @@ impl<'a> Iterator for CommaSplit<'a> {
             let start = self.pos;
             let mut i = start;
             let mut angle = false;
-            let mut paren: u32 = 0;
-            while i < s.len() {
-                match s[i] {
-                    b'"' => match quoted_end(s, i, self.what) {
-                        Ok(e) => {
-                            i = e;
-                            continue;
-                        }
+            // Jump from one special byte to the next: a comma ends the
+            // element, a quote skips a quoted string, `<` skips to `>`.
+            // (The list headers carry no comments, so `(` is ordinary.)
+            while let Some(off) = memchr::memchr3(b',', b'"', b'<', s.get(i..).unwrap_or(&[])) {
+                i += off;
+                match s.get(i) {
+                    Some(b',') => break,
+                    Some(b'"') => match quoted_end(s, i, self.what) {
+                        Ok(e) => i = e,
                         Err(e) => {
                             self.done = true;
                             return Some(Err(e));
                         }
                     },
-                    b'<' if paren == 0 => angle = true,
-                    b'>' if paren == 0 => angle = false,
-                    b'(' if !angle => paren += 1,
-                    b')' if !angle && paren > 0 => paren -= 1,
-                    b',' if !angle && paren == 0 => break,
-                    _ => {}
+                    _ => match memchr::memchr(b'>', s.get(i..).unwrap_or(&[])) {
+                        Some(close) => i += close + 1,
+                        None => {
+                            angle = true;
+                            i = s.len();
+                            break;
+                        }
+                    },
                 }
-                i += 1;
+            }
+            if !matches!(s.get(i), Some(b',')) {
+                i = s.len();
             }
             if angle {
                 self.done = true;

@@ -161,105 +161,10 @@ impl<'a> SipMsg<'a> {
         if buf.len() > limits.max_message {
             return Err(err(Where::Message, Fault::TooLong, limits.max_message));
         }
-        let (start, mut pos) = parse_start_line(buf, limits)?;
-        let mut headers: Vec<HeaderField> = Vec::with_capacity(24);
-        let mut first = [0u16; N_NAMES];
-        let mut content_length: Option<u32> = None;
-        let mut vias = 0usize;
-        let mut headers_end = None;
-        // Two forward-only cursors find every line end and every header
-        // colon in one pass; the header block stops at the first empty line.
-        let mut ends = Cursor::new(buf, b'\n', pos);
-        let mut colons = Cursor::new(buf, b':', pos);
-        while let Some(nl) = ends.next_pos() {
-            let line_end = nl + 1;
-            let Some(mut line) = buf.get(pos..nl) else { break };
-            if let [rest @ .., b'\r'] = line {
-                line = rest;
-            }
-            let Some(&b0) = line.first() else {
-                headers_end = Some(pos as u32);
-                pos = line_end;
-                break;
-            };
-            if b0 == b' ' || b0 == b'\t' {
-                // Folded continuation of the previous header.
-                let Some(last) = headers.last_mut() else {
-                    return Err(err(Where::Header, Fault::BadChar, pos));
-                };
-                let t = lex::trim_end(line);
-                let lead = t.len() - lex::trim_start(t).len();
-                if lead < t.len() {
-                    if last.value_span.is_empty() {
-                        // The value starts on this continuation line.
-                        last.value_span.start = (pos + lead) as u32;
-                    }
-                    last.value_span.end = (pos + t.len()) as u32;
-                }
-                last.line_end = line_end as u32;
-                pos = line_end;
-                continue;
-            }
-            // header-name = token, then optional white space and a colon.
-            let colon = match colons.peek_from(pos) {
-                Some(c) if c < pos + line.len() => c - pos,
-                _ => return Err(err(Where::Header, Fault::Malformed, pos)),
-            };
-            let mut name_end = colon;
-            while name_end > 0 && (line[name_end - 1] == b' ' || line[name_end - 1] == b'\t') {
-                name_end -= 1;
-            }
-            let name_b = &line[..name_end];
-            let name = HeaderName::classify_in(buf, pos, name_end);
-            // A known name matched exactly, so it is a token; check others.
-            if name == HeaderName::Other {
-                if name_b.is_empty() {
-                    return Err(err(Where::HeaderName, Fault::Empty, pos));
-                }
-                if let Some(i) = name_b.iter().position(|&b| !lex::is_token(b)) {
-                    return Err(err(Where::HeaderName, Fault::BadChar, pos + i));
-                }
-            }
-            let (vs, ve) = trim_value(line, colon + 1);
-            if headers.len() >= limits.max_headers {
-                return Err(err(Where::Header, Fault::TooMany, pos));
-            }
-            let slot = &mut first[name as usize];
-            if *slot == 0 {
-                *slot = headers.len() as u16 + 1;
-            }
-            match name {
-                HeaderName::ContentLength => {
-                    let v = lex::parse_u32(&line[vs..ve], Where::ContentLength)
-                        .map_err(|e| e.within(Where::ContentLength, pos + vs))?;
-                    match content_length {
-                        Some(prev) if prev != v => {
-                            return Err(err(Where::ContentLength, Fault::Duplicate, pos));
-                        }
-                        _ => content_length = Some(v),
-                    }
-                }
-                HeaderName::Via => {
-                    vias += 1;
-                    if vias > limits.max_vias {
-                        return Err(err(Where::Via, Fault::TooMany, pos));
-                    }
-                }
-                _ => {}
-            }
-            headers.push(HeaderField {
-                name,
-                name_span: Span::new(pos, pos + name_end),
-                value_span: Span::new(pos + vs, pos + ve),
-                line_end: line_end as u32,
-            });
-            pos = line_end;
-        }
-        let Some(headers_end) = headers_end else {
-            return Err(err(Where::Header, Fault::Truncated, pos));
-        };
+        let head = parse_head(buf, limits)?;
+        let pos = head.body_start;
         let avail = buf.len() - pos;
-        let body_len = match (content_length, transport) {
+        let body_len = match (head.content_length, transport) {
             (Some(cl), _) => {
                 let cl = cl as usize;
                 if cl > avail {
@@ -277,12 +182,12 @@ impl<'a> SipMsg<'a> {
         }
         Ok(SipMsg {
             buf,
-            start,
-            headers,
-            first,
-            headers_end,
+            start: head.start,
+            headers: head.headers,
+            first: head.first,
+            headers_end: head.headers_end,
             body: Span::new(pos, pos + body_len),
-            content_length,
+            content_length: head.content_length,
             limits: *limits,
             cache: Cache::default(),
         })
@@ -501,7 +406,8 @@ impl<'a> SipMsg<'a> {
         if v.is_empty() {
             return Err(err(Where::CallId, Fault::Empty, h.value_span.start as usize));
         }
-        if let Some(i) = v.iter().position(|&b| lex::is_lws(b)) {
+        // word [ "@" word ]: no white space, no control characters.
+        if let Some(i) = v.iter().position(|&b| b <= b' ' || b == 0x7f) {
             return Err(err(Where::CallId, Fault::BadChar, h.value_span.start as usize + i));
         }
         Ok(v)
@@ -575,6 +481,9 @@ impl<'a> SipMsg<'a> {
                 let mut c = Contacts::default();
                 self.parse_list(HeaderName::Contact, Where::Contact, self.limits.max_values, |s, l| {
                     if s == b"*" {
+                        if c.star {
+                            return Err(err(Where::Contact, Fault::Duplicate, 0));
+                        }
                         c.star = true;
                     } else {
                         c.list.push(NameAddr::parse(s, l)?);
@@ -800,6 +709,133 @@ fn trim_value(line: &[u8], after_colon: usize) -> (usize, usize) {
     (after_colon + lead, after_colon + end)
 }
 
+/// The start line and header block of a message, as indexed by one pass.
+struct Head<'a> {
+    start: StartLine<'a>,
+    headers: Vec<HeaderField>,
+    first: [u16; N_NAMES],
+    /// Offset of the empty line that ends the headers.
+    headers_end: u32,
+    /// Offset just past the empty line.
+    body_start: usize,
+    content_length: Option<u32>,
+}
+
+/// Indexes the start line and every header line of `buf`, up to and
+/// including the empty line. Fails with `Header`/`Truncated` when the empty
+/// line is not there (yet).
+fn parse_head<'a>(buf: &'a [u8], limits: &Limits) -> Result<Head<'a>> {
+        let (start, mut pos) = parse_start_line(buf, limits)?;
+        let mut headers: Vec<HeaderField> = Vec::with_capacity(24);
+        let mut first = [0u16; N_NAMES];
+        let mut vias = 0usize;
+        let mut headers_end = None;
+        // Two forward-only cursors find every line end and every header
+        // colon in one pass; the header block stops at the first empty line.
+        let mut ends = Cursor::new(buf, b'\n', pos);
+        let mut colons = Cursor::new(buf, b':', pos);
+        while let Some(nl) = ends.next_pos() {
+            let line_end = nl + 1;
+            let Some(mut line) = buf.get(pos..nl) else { break };
+            if let [rest @ .., b'\r'] = line {
+                line = rest;
+            }
+            let Some(&b0) = line.first() else {
+                headers_end = Some(pos as u32);
+                pos = line_end;
+                break;
+            };
+            if b0 == b' ' || b0 == b'\t' {
+                // Folded continuation of the previous header.
+                let Some(last) = headers.last_mut() else {
+                    return Err(err(Where::Header, Fault::BadChar, pos));
+                };
+                let t = lex::trim_end(line);
+                let lead = t.len() - lex::trim_start(t).len();
+                if lead < t.len() {
+                    if last.value_span.is_empty() {
+                        // The value starts on this continuation line.
+                        last.value_span.start = (pos + lead) as u32;
+                    }
+                    last.value_span.end = (pos + t.len()) as u32;
+                }
+                last.line_end = line_end as u32;
+                pos = line_end;
+                continue;
+            }
+            // header-name = token, then optional white space and a colon.
+            let colon = match colons.peek_from(pos) {
+                Some(c) if c < pos + line.len() => c - pos,
+                _ => return Err(err(Where::Header, Fault::Malformed, pos)),
+            };
+            let mut name_end = colon;
+            while name_end > 0 && (line[name_end - 1] == b' ' || line[name_end - 1] == b'\t') {
+                name_end -= 1;
+            }
+            let name_b = &line[..name_end];
+            let name = HeaderName::classify_in(buf, pos, name_end);
+            // A known name matched exactly, so it is a token; check others.
+            if name == HeaderName::Other {
+                if name_b.is_empty() {
+                    return Err(err(Where::HeaderName, Fault::Empty, pos));
+                }
+                if let Some(i) = name_b.iter().position(|&b| !lex::is_token(b)) {
+                    return Err(err(Where::HeaderName, Fault::BadChar, pos + i));
+                }
+            }
+            let (vs, ve) = trim_value(line, colon + 1);
+            if headers.len() >= limits.max_headers {
+                return Err(err(Where::Header, Fault::TooMany, pos));
+            }
+            let slot = &mut first[name as usize];
+            if *slot == 0 {
+                *slot = headers.len() as u16 + 1;
+            }
+            match name {
+                HeaderName::Via => {
+                    vias += 1;
+                    if vias > limits.max_vias {
+                        return Err(err(Where::Via, Fault::TooMany, pos));
+                    }
+                }
+                _ => {}
+            }
+            headers.push(HeaderField {
+                name,
+                name_span: Span::new(pos, pos + name_end),
+                value_span: Span::new(pos + vs, pos + ve),
+                line_end: line_end as u32,
+            });
+            pos = line_end;
+        }
+        let Some(headers_end) = headers_end else {
+            return Err(err(Where::Header, Fault::Truncated, pos));
+        };
+        // Content-Length is read once the header block is complete, so that
+        // a folded value is seen whole; several must all agree.
+        let mut content_length: Option<u32> = None;
+        if first[HeaderName::ContentLength as usize] != 0 {
+            for h in headers.iter().filter(|h| h.name == HeaderName::ContentLength) {
+                let v = lex::parse_u32(lex::trim(h.value_span.get(buf)), Where::ContentLength)
+                    .map_err(|e| e.within(Where::ContentLength, h.value_span.start as usize))?;
+                match content_length {
+                    Some(prev) if prev != v => {
+                        return Err(err(Where::ContentLength, Fault::Duplicate, h.name_span.start as usize));
+                    }
+                    _ => content_length = Some(v),
+                }
+            }
+        }
+        Ok(Head {
+            start,
+            headers,
+            first,
+            headers_end,
+            body_start: pos,
+            content_length,
+        })
+}
+
 /// Parses the request or status line. Returns it and the offset of the first
 /// header line.
 fn parse_start_line<'a>(buf: &'a [u8], limits: &Limits) -> Result<(StartLine<'a>, usize)> {
@@ -836,6 +872,10 @@ fn parse_start_line<'a>(buf: &'a [u8], limits: &Limits) -> Result<(StartLine<'a>
     let sp1 = memchr::memchr(b' ', line).ok_or(err(Where::StartLine, Fault::Malformed, 0))?;
     let method = Method::parse(&line[..sp1]).ok_or(err(Where::Method, Fault::BadChar, 0))?;
     let sp2 = memchr::memrchr(b' ', line).ok_or(err(Where::StartLine, Fault::Malformed, 0))?;
+    if sp2 == sp1 {
+        // `METHOD uri` with no version.
+        return Err(err(Where::StartLine, Fault::Malformed, sp1));
+    }
     if sp2 <= sp1 + 1 {
         return Err(err(Where::RequestUri, Fault::Empty, sp1 + 1));
     }
@@ -873,40 +913,30 @@ fn parse_start_line<'a>(buf: &'a [u8], limits: &Limits) -> Result<(StartLine<'a>
 ///
 /// Returns `(skip, len)`: the message is `buf[skip..skip + len]`.
 pub fn frame_len(buf: &[u8], limits: &Limits) -> Result<Option<(usize, usize)>> {
-    let mut skip = 0;
-    while skip < buf.len() && (buf[skip] == b'\r' || buf[skip] == b'\n') {
-        skip += 1;
-    }
-    let b = &buf[skip..];
-    let hdr_end = match memchr::memmem::find(b, b"\r\n\r\n") {
-        Some(i) => i + 4,
-        None => {
-            if b.len() > limits.max_message {
-                return Err(err(Where::Message, Fault::TooLong, skip));
-            }
-            return Ok(None);
+    let skip = buf.iter().take_while(|&&c| c == b'\r' || c == b'\n').count();
+    let b = buf.get(skip..).unwrap_or(&[]);
+    let incomplete = || {
+        if b.len() > limits.max_message {
+            Err(err(Where::Message, Fault::TooLong, skip))
+        } else {
+            Ok(None)
         }
     };
-    // Find Content-Length among the header lines (full or compact name).
-    let mut cl: Option<usize> = None;
-    let mut pos = memchr::memchr(b'\n', b).map_or(hdr_end, |i| i + 1);
-    while pos < hdr_end {
-        let nl = memchr::memchr(b'\n', &b[pos..hdr_end]).map_or(hdr_end, |i| pos + i + 1);
-        let line = &b[pos..nl];
-        if let Some(c) = memchr::memchr(b':', line) {
-            let name = lex::trim(&line[..c]);
-            if HeaderName::classify(name) == HeaderName::ContentLength {
-                let v = lex::parse_u32(lex::trim(&line[c + 1..]), Where::ContentLength)
-                    .map_err(|e| e.within(Where::ContentLength, skip + pos))?;
-                cl = Some(v as usize);
-            }
-        }
-        pos = nl;
+    // Cheap test first: no empty line yet, no complete header block.
+    if memchr::memmem::find(b, b"\n\r\n").is_none() && memchr::memmem::find(b, b"\n\n").is_none() {
+        return incomplete();
     }
-    let Some(cl) = cl else {
+    // The same header index as the parser, so that both agree on folding,
+    // compact names and repeated Content-Length headers.
+    let head = match parse_head(b, limits) {
+        Ok(h) => h,
+        Err(e) if e.fault == Fault::Truncated => return incomplete(),
+        Err(e) => return Err(e.within(e.what, skip)),
+    };
+    let Some(cl) = head.content_length else {
         return Err(err(Where::ContentLength, Fault::Missing, skip));
     };
-    let total = hdr_end + cl;
+    let total = head.body_start + cl as usize;
     if total > limits.max_message {
         return Err(err(Where::Message, Fault::TooLong, skip));
     }
