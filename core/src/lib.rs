@@ -8,5 +8,6 @@
 #![forbid(unsafe_op_in_unsafe_fn)]
 
 pub mod cli;
+pub mod script;
 pub mod sip;
 pub mod version;

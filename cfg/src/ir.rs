@@ -1,0 +1,275 @@
+//! The compiled form of a script: what the VM in `ser-core` runs, and what
+//! `ser -c -o x.bin` writes.
+//!
+//! A [`Program`] is flat data: every route is a vector of [`Op`]s for a small
+//! stack machine, and everything an op refers to is an index into one of the
+//! program's tables, resolved at compile time: strings are pooled, regular
+//! expressions are listed once (the loader compiles each one once), header
+//! names are interned, route names are route indices, and every function
+//! call site carries its resolved module and its arguments already typed.
+//!
+//! Why a stack machine: the VM must be able to suspend at any function call
+//! (a database query, DNS, another shard) and resume later, even in the
+//! middle of a condition such as `if (!www_authorize(...) && ...)`. With an
+//! explicit operand stack and call stack, the whole state of a running script
+//! is data that can be saved and restored.
+//!
+//! Semantics every compiler and VM must agree on:
+//! - A function returns an integer: `> 0` true, `< 0` false, `0` stops the
+//!   script (SER's convention). [`Op::Call`] pushes the code as an `Int`,
+//!   stores it in `$rc`/`$?`, and stops the script when it is 0.
+//! - Truthiness of a value: `Int(n)` is `n > 0`; `Str(s)` is non-empty;
+//!   `Null` is false.
+//! - `&&` and `||` short-circuit (compiled with [`Op::JumpIfFalseKeep`] /
+//!   [`Op::JumpIfTrueKeep`] then [`Op::Pop`]).
+//! - Jump targets are absolute op indices within the same route.
+
+use crate::ast::{AvpTrack, BinaryOp, Keyword, RouteKind, RouteName};
+use crate::dialect::Dialect;
+
+/// Version of the binary form. Bumped whenever a type in this file changes.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// Index into [`Program::strings`].
+pub type StrId = u32;
+/// Index into [`Program::routes`].
+pub type RouteId = u32;
+/// Index into [`Program::regexes`].
+pub type RegexId = u32;
+/// Index into [`Program::calls`].
+pub type CallId = u32;
+/// Index into [`Program::vars`].
+pub type VarId = u32;
+/// Index into [`Program::formats`].
+pub type FormatId = u32;
+
+/// A compiled script.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Program {
+    pub dialect: Dialect,
+    /// Why this dialect was chosen (for `ser -c` and logs).
+    pub dialect_reason: String,
+    /// Pooled constant strings (each distinct string once).
+    pub strings: Vec<String>,
+    /// Regular expressions, compiled once when the program is loaded.
+    pub regexes: Vec<RegexDef>,
+    /// Interned header names (for `$hdr(...)`, `append_hf`, `remove_hf`...).
+    pub headers: Vec<StrId>,
+    /// Every route block of every kind.
+    pub routes: Vec<Route>,
+    /// Function call sites.
+    pub calls: Vec<CallSite>,
+    /// Variables, keywords and selects read or written by the script.
+    pub vars: Vec<VarDef>,
+    /// Format strings with `$pv`/`%$avp`/`%@select` parts, pre-split.
+    pub formats: Vec<Format>,
+    /// Core parameters (`debug=3`, `listen=...`, `alias=...`), in order.
+    pub globals: Vec<Global>,
+    /// Modules loaded, with their parameters.
+    pub modules: Vec<ModuleUse>,
+    /// Named script flags (`flags FLAG_ACC : 1`), name and bit.
+    pub flags: Vec<(StrId, u32)>,
+    /// Named AVP flags (`avpflags dialog_cookie`), name and bit.
+    pub avpflags: Vec<(StrId, u32)>,
+    /// Run-time configuration variables (`pstn.gw_ip = "" desc "..."`).
+    pub cfg_vars: Vec<CfgVarDef>,
+    /// The main request route, if the script has one.
+    pub main_route: Option<RouteId>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RegexDef {
+    pub source: StrId,
+    /// SER compiles script regexes with REG_ICASE; Kamailio too for `=~`.
+    pub icase: bool,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Route {
+    pub kind: RouteKind,
+    /// `None` for the unnamed `route { }` / `onreply_route { }`.
+    pub name: Option<RouteName>,
+    pub code: Vec<Op>,
+    /// Source line of each op (same length as `code`), for run-time
+    /// messages that point at the script.
+    pub lines: Vec<u32>,
+    /// Source file of the route block (index into [`Program::strings`]).
+    pub file: StrId,
+}
+
+/// One instruction of the stack machine.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Op {
+    /// Push an integer.
+    PushInt(i64),
+    /// Push a pooled string.
+    PushStr(StrId),
+    /// Push `$null`.
+    PushNull,
+    /// Push the value of a variable, keyword or select.
+    Load(VarId),
+    /// Pop a value and assign it (`=`).
+    Store(VarId),
+    /// Pop a value and assign it replacing all values (`:=`).
+    StoreAll(VarId),
+    /// Pop one, push its logical negation as `Int(1)`/`Int(0)`.
+    Not,
+    /// Pop one, push its arithmetic negation.
+    Neg,
+    /// Pop rhs then lhs, push `lhs op rhs`. Never `And`/`Or` (those are
+    /// jumps) nor `Match`/`NotMatch` with a constant regex (see `Match`).
+    Bin(BinaryOp),
+    /// Pop one string, push whether the regex matches it.
+    Match(RegexId),
+    /// Pop one string, push whether the regex does not match it.
+    NotMatch(RegexId),
+    /// Pop one value (a URI, host or IP) and push whether it names this
+    /// router: `x == myself`. The compiler emits `Myself` then `Not` for
+    /// `x != myself`.
+    Myself,
+    /// Call a function; push its return code and set `$rc`. A return code
+    /// of 0 stops the script.
+    Call(CallId),
+    /// Discard the top of the stack.
+    Pop,
+    /// Duplicate the top of the stack (for `switch`).
+    Dup,
+    /// Jump to an op index.
+    Jump(u32),
+    /// Pop one; jump if it is false.
+    JumpIfFalse(u32),
+    /// Jump if the top is false, keeping it; else pop it (`&&`).
+    JumpIfFalseKeep(u32),
+    /// Jump if the top is true, keeping it; else pop it (`||`).
+    JumpIfTrueKeep(u32),
+    /// Call a route; its return value is pushed when it returns.
+    Route(RouteId),
+    /// Pop a value and return it from the current route (`return expr`).
+    /// From the top-level route this ends the script like `exit`.
+    Return,
+    /// Return 1 from the current route (`return;`, the end of a route, and
+    /// `break` in SER 2.x / Kamailio outside a switch or loop).
+    ReturnDefault,
+    /// Stop the script (`exit`, and `break` in SER 0.8/0.9).
+    Exit,
+    /// Stop the script and drop the message (`drop`): no forwarding, and
+    /// for a reply route, the reply is not relayed.
+    Drop,
+}
+
+/// A function call site.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CallSite {
+    /// Module that provides the function (`"core"` for core actions such as
+    /// `rewriteuri`, `setflag`, `forward`).
+    pub module: StrId,
+    /// Function name as the catalogue names it (aliases resolved).
+    pub name: StrId,
+    pub args: Vec<Arg>,
+}
+
+/// A function argument, typed at compile time.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Arg {
+    Int(i64),
+    Str(StrId),
+    /// A regular expression argument (`t_check_status("486|600")`).
+    Regex(RegexId),
+    /// A variable to read or write (`$avp(i:80)`, `"$fd"` in SER 2.x).
+    Var(VarId),
+    /// A format string with variables (`xlog("... $ru ...")`).
+    Format(FormatId),
+    /// A route (`t_on_failure("1")`, `t_on_reply("REPLY_ONE")`).
+    Route(RouteId),
+    /// A script flag bit (`setflag(FLAG_ACC)`, `setflag(5)`).
+    Flag(u32),
+    /// A header name (`append_hf`'s target, `remove_hf("Route")`),
+    /// interned: index into [`Program::headers`].
+    Header(u32),
+}
+
+/// What a [`VarId`] refers to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum VarDef {
+    /// A core keyword: `method`, `uri`, `src_ip`, `msg:len`, ...
+    Keyword(Keyword),
+    /// `$rc`, `$retcode`, `$?`.
+    RetCode,
+    /// A Kamailio pseudo-variable by name with its argument: `ru`, `rU`,
+    /// `hdr` + `From`, `avp` + `i:80`, `var` + `x`, `null`.
+    Pv {
+        name: StrId,
+        arg: Option<StrId>,
+        index: Option<StrId>,
+    },
+    /// A SER 2.x AVP: `$account`, `$t.did`, `$fd.digest_realm`.
+    Avp {
+        track: Option<AvpTrack>,
+        name: StrId,
+        index: Option<StrId>,
+    },
+    /// A select path, `@to.tag` or `$sel(cfg_get.pstn.gw_ip)`, as its
+    /// dotted segments (indexes kept as written, e.g. `via[1]`).
+    Select { path: Vec<StrId> },
+}
+
+/// A pre-split format string.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Format {
+    pub parts: Vec<FormatPart>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FormatPart {
+    Lit(StrId),
+    Var(VarId),
+}
+
+/// A core parameter.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Global {
+    pub name: StrId,
+    pub value: ConstValue,
+}
+
+/// A constant parameter value.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ConstValue {
+    Int(i64),
+    Str(StrId),
+    Bool(bool),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct ModuleUse {
+    /// Canonical module name (`sl`, `tm`, `db_mysql`...).
+    pub name: StrId,
+    /// As written in `loadmodule`.
+    pub path: StrId,
+    /// `modparam`s for this module, in order.
+    pub params: Vec<(StrId, ConstValue)>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct CfgVarDef {
+    pub group: StrId,
+    pub name: StrId,
+    pub value: ConstValue,
+    pub desc: Option<StrId>,
+}
+
+impl Program {
+    /// A pooled string (empty if the id is out of range, which a loaded
+    /// program never has: the loader checks every index).
+    pub fn str(&self, id: StrId) -> &str {
+        self.strings.get(id as usize).map_or("", String::as_str)
+    }
+
+    /// Finds a route by kind and name.
+    pub fn route_id(&self, kind: RouteKind, name: Option<&RouteName>) -> Option<RouteId> {
+        self.routes
+            .iter()
+            .position(|r| r.kind == kind && r.name.as_ref() == name)
+            .map(|i| i as RouteId)
+    }
+}
