@@ -52,7 +52,9 @@ fn full(buf: &[u8]) -> usize {
     n += m.content_type().ok().flatten().map_or(0, |(t, _)| t.len());
     n += m.option_tags(HeaderName::Supported).map_or(0, |t| t.len());
     n += m.option_tags(HeaderName::Require).map_or(0, |t| t.len());
-    n += m.credentials(HeaderName::Authorization).map_or(0, |c| c.len());
+    n += m
+        .credentials(HeaderName::Authorization)
+        .map_or(0, |c| c.len());
     if m.content_length().unwrap_or(0) > 0 {
         n += m.sdp().map_or(0, |s| s.raw.len());
     }
@@ -71,7 +73,9 @@ fn rsip_untyped(buf: &[u8]) -> usize {
 
 fn rsip_typed(buf: &[u8]) -> usize {
     use rsip::prelude::*;
-    let Ok(m) = rsip::SipMessage::try_from(buf) else { return 0 };
+    let Ok(m) = rsip::SipMessage::try_from(buf) else {
+        return 0;
+    };
     let mut n = m.headers().iter().count();
     if let rsip::SipMessage::Request(r) = &m {
         n += r.uri.host_with_port.to_string().len();

@@ -14,10 +14,15 @@ fn main() {
         "register" => REGISTER,
         _ => INVITE,
     };
-    let n: u64 = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(1_000_000);
+    let n: u64 = args
+        .get(3)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1_000_000);
     let mut acc = 0usize;
     for _ in 0..n {
-        let Ok(m) = SipMsg::parse(black_box(msg)) else { continue };
+        let Ok(m) = SipMsg::parse(black_box(msg)) else {
+            continue;
+        };
         acc += m.headers().len();
         if mode == "full" {
             acc += m.vias().map_or(0, |v| v.len());
@@ -29,7 +34,9 @@ fn main() {
             acc += m.routes().map_or(0, |r| r.len());
             acc += m.record_routes().map_or(0, |r| r.len());
             acc += m.option_tags(HeaderName::Supported).map_or(0, |t| t.len());
-            acc += m.credentials(HeaderName::Authorization).map_or(0, |c| c.len());
+            acc += m
+                .credentials(HeaderName::Authorization)
+                .map_or(0, |c| c.len());
             if m.is_request() {
                 acc += m.ruri().map_or(0, |u| u.raw.len());
             }

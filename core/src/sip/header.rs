@@ -59,24 +59,94 @@ pub const N_NAMES: usize = HeaderName::Other as usize + 1;
 const ALL: [HeaderName; N_NAMES - 1] = {
     use HeaderName::*;
     [
-        Via, From, To, CallId, CSeq, Contact, MaxForwards, Route, RecordRoute, ContentLength,
-        ContentType, ContentEncoding, Expires, MinExpires, Authorization, ProxyAuthorization,
-        WwwAuthenticate, ProxyAuthenticate, Require, ProxyRequire, Supported, Unsupported, Allow,
-        Path, Event, AllowEvents, ReferTo, ReferredBy, SessionExpires, Subject, UserAgent, Server,
-        Accept, AcceptContact, RejectContact, RequestDisposition, Identity, IdentityInfo, Warning,
-        Date, Timestamp,
+        Via,
+        From,
+        To,
+        CallId,
+        CSeq,
+        Contact,
+        MaxForwards,
+        Route,
+        RecordRoute,
+        ContentLength,
+        ContentType,
+        ContentEncoding,
+        Expires,
+        MinExpires,
+        Authorization,
+        ProxyAuthorization,
+        WwwAuthenticate,
+        ProxyAuthenticate,
+        Require,
+        ProxyRequire,
+        Supported,
+        Unsupported,
+        Allow,
+        Path,
+        Event,
+        AllowEvents,
+        ReferTo,
+        ReferredBy,
+        SessionExpires,
+        Subject,
+        UserAgent,
+        Server,
+        Accept,
+        AcceptContact,
+        RejectContact,
+        RequestDisposition,
+        Identity,
+        IdentityInfo,
+        Warning,
+        Date,
+        Timestamp,
     ]
 };
 
 /// Full names in lower case, indexed by discriminant (`Other` is empty).
 const LOWER: [&str; N_NAMES] = [
-    "via", "from", "to", "call-id", "cseq", "contact", "max-forwards", "route", "record-route",
-    "content-length", "content-type", "content-encoding", "expires", "min-expires",
-    "authorization", "proxy-authorization", "www-authenticate", "proxy-authenticate", "require",
-    "proxy-require", "supported", "unsupported", "allow", "path", "event", "allow-events",
-    "refer-to", "referred-by", "session-expires", "subject", "user-agent", "server", "accept",
-    "accept-contact", "reject-contact", "request-disposition", "identity", "identity-info",
-    "warning", "date", "timestamp", "",
+    "via",
+    "from",
+    "to",
+    "call-id",
+    "cseq",
+    "contact",
+    "max-forwards",
+    "route",
+    "record-route",
+    "content-length",
+    "content-type",
+    "content-encoding",
+    "expires",
+    "min-expires",
+    "authorization",
+    "proxy-authorization",
+    "www-authenticate",
+    "proxy-authenticate",
+    "require",
+    "proxy-require",
+    "supported",
+    "unsupported",
+    "allow",
+    "path",
+    "event",
+    "allow-events",
+    "refer-to",
+    "referred-by",
+    "session-expires",
+    "subject",
+    "user-agent",
+    "server",
+    "accept",
+    "accept-contact",
+    "reject-contact",
+    "request-disposition",
+    "identity",
+    "identity-info",
+    "warning",
+    "date",
+    "timestamp",
+    "",
 ];
 
 /// Longest known name.
@@ -130,16 +200,48 @@ fn candidate(first: u8, len: usize, second: Option<&u8>) -> HeaderName {
     }
 }
 
+/// The canonical spellings (`HeaderName::as_str`) as words, for the common
+/// case of a name written exactly as the router writes it.
+static CANON_WORDS: [[u64; 3]; N_NAMES] = {
+    let mut t = [[0u64; 3]; N_NAMES];
+    let mut i = 0;
+    while i < N_NAMES - 1 {
+        let n = ALL[i].as_str().as_bytes();
+        let mut j = 0;
+        while j < n.len() {
+            t[i][j / 8] |= (n[j] as u64) << (8 * (j % 8));
+            j += 1;
+        }
+        i += 1;
+    }
+    t
+};
+
 /// Compact forms (RFC 3261 7.3.3 and the IANA registry), by letter.
 static COMPACT: [HeaderName; 26] = {
     use HeaderName::*;
     let mut t = [Other; 26];
     let pairs: [(u8, HeaderName); 20] = [
-        (b'v', Via), (b'f', From), (b't', To), (b'i', CallId), (b'm', Contact),
-        (b'l', ContentLength), (b'c', ContentType), (b'e', ContentEncoding), (b'k', Supported),
-        (b's', Subject), (b'o', Event), (b'u', AllowEvents), (b'r', ReferTo), (b'b', ReferredBy),
-        (b'x', SessionExpires), (b'a', AcceptContact), (b'j', RejectContact),
-        (b'd', RequestDisposition), (b'y', Identity), (b'n', IdentityInfo),
+        (b'v', Via),
+        (b'f', From),
+        (b't', To),
+        (b'i', CallId),
+        (b'm', Contact),
+        (b'l', ContentLength),
+        (b'c', ContentType),
+        (b'e', ContentEncoding),
+        (b'k', Supported),
+        (b's', Subject),
+        (b'o', Event),
+        (b'u', AllowEvents),
+        (b'r', ReferTo),
+        (b'b', ReferredBy),
+        (b'x', SessionExpires),
+        (b'a', AcceptContact),
+        (b'j', RejectContact),
+        (b'd', RequestDisposition),
+        (b'y', Identity),
+        (b'n', IdentityInfo),
     ];
     let mut i = 0;
     while i < pairs.len() {
@@ -192,21 +294,28 @@ impl HeaderName {
         if cand == HeaderName::Other {
             return cand;
         }
-        let want = &LOWER_WORDS[cand as usize];
-        let mut k = 0;
-        while k * 8 < len {
-            let left = len - k * 8;
-            let mask = if left >= 8 { u64::MAX } else { (1u64 << (8 * left)) - 1 };
-            if lex::lower8(lex::load8(buf, start + k * 8)) & mask != want[k] {
-                return HeaderName::Other;
-            }
-            k += 1;
+        // Words of the name, the last one masked to the name's length.
+        let words = len.div_ceil(8);
+        let tail_mask = u64::MAX >> (8 * (words * 8 - len));
+        let word = |k: usize| {
+            let w = lex::load8(buf, start + k * 8);
+            if k + 1 == words { w & tail_mask } else { w }
+        };
+        // Fast path: written exactly in the canonical case.
+        let canon = &CANON_WORDS[cand as usize];
+        if (0..words).all(|k| word(k) == canon[k]) {
+            return cand;
         }
-        cand
+        let want = &LOWER_WORDS[cand as usize];
+        if (0..words).all(|k| lex::lower8(word(k)) == want[k]) {
+            cand
+        } else {
+            HeaderName::Other
+        }
     }
 
     /// The canonical full name, as the router writes it.
-    pub fn as_str(self) -> &'static str {
+    pub const fn as_str(self) -> &'static str {
         use HeaderName::*;
         match self {
             Via => "Via",
@@ -322,16 +431,40 @@ mod tests {
     #[test]
     fn classify_in_agrees_with_classify() {
         let names: &[&[u8]] = &[
-            b"Via", b"VIA", b"Call-ID", b"contact", b"CONTACT", b"Record-Route", b"record-routf",
-            b"Proxy-Authorization", b"Request-Disposition", b"Content-Length", b"Content-Lengtx",
-            b"X-Foo", b"To", b"Tx", b"Cseq", b"Allow-Events", b"i", b"Call\rID", b"Max-Forwards",
+            b"Via",
+            b"VIA",
+            b"Call-ID",
+            b"contact",
+            b"CONTACT",
+            b"Record-Route",
+            b"record-routf",
+            b"Proxy-Authorization",
+            b"Request-Disposition",
+            b"Content-Length",
+            b"Content-Lengtx",
+            b"X-Foo",
+            b"To",
+            b"Tx",
+            b"Cseq",
+            b"Allow-Events",
+            b"i",
+            b"Call\rID",
+            b"Max-Forwards",
         ];
         for n in names {
             let mut buf = n.to_vec();
             buf.extend_from_slice(b": value that follows\r\n");
-            assert_eq!(HeaderName::classify_in(&buf, 0, n.len()), HeaderName::classify(n), "{n:?}");
+            assert_eq!(
+                HeaderName::classify_in(&buf, 0, n.len()),
+                HeaderName::classify(n),
+                "{n:?}"
+            );
             // At the very end of the buffer too (short loads fall back).
-            assert_eq!(HeaderName::classify_in(n, 0, n.len()), HeaderName::classify(n), "{n:?}");
+            assert_eq!(
+                HeaderName::classify_in(n, 0, n.len()),
+                HeaderName::classify(n),
+                "{n:?}"
+            );
         }
     }
 

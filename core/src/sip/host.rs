@@ -205,13 +205,25 @@ mod tests {
             Host::parse(b"10.0.0.1", Where::Uri).unwrap(),
             Host::V4(Ipv4Addr::new(10, 0, 0, 1))
         );
-        assert!(matches!(Host::parse(b"[2001:db8::1]", Where::Uri).unwrap(), Host::V6(..)));
-        assert_eq!(Host::parse(b"Atlanta.COM", Where::Uri).unwrap(), Host::Name(b"Atlanta.COM"));
+        assert!(matches!(
+            Host::parse(b"[2001:db8::1]", Where::Uri).unwrap(),
+            Host::V6(..)
+        ));
+        assert_eq!(
+            Host::parse(b"Atlanta.COM", Where::Uri).unwrap(),
+            Host::Name(b"Atlanta.COM")
+        );
         // A dotted name starting with digits that is not an address is a name.
-        assert_eq!(Host::parse(b"1.2.3.com", Where::Uri).unwrap(), Host::Name(b"1.2.3.com"));
+        assert_eq!(
+            Host::parse(b"1.2.3.com", Where::Uri).unwrap(),
+            Host::Name(b"1.2.3.com")
+        );
         assert!(Host::parse(b"256.1.1.1", Where::Uri).is_err());
         assert!(Host::parse(b"10.0.0", Where::Uri).is_err());
-        assert_eq!(Host::parse(b"example.com.", Where::Uri).unwrap(), Host::Name(b"example.com."));
+        assert_eq!(
+            Host::parse(b"example.com.", Where::Uri).unwrap(),
+            Host::Name(b"example.com.")
+        );
         assert!(Host::parse(b"[::1", Where::Uri).is_err());
         assert!(Host::parse(b"a b", Where::Uri).is_err());
         assert!(Host::parse(b"", Where::Uri).is_err());

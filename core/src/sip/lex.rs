@@ -439,15 +439,31 @@ mod tests {
     #[test]
     fn comma_split_reports_unclosed() {
         let r: Vec<_> = CommaSplit::new(b"\"abc, <sip:x>", Where::Contact).collect();
-        assert!(matches!(r[0], Err(ParseError { fault: Fault::Unclosed, .. })));
+        assert!(matches!(
+            r[0],
+            Err(ParseError {
+                fault: Fault::Unclosed,
+                ..
+            })
+        ));
         let r: Vec<_> = CommaSplit::new(b"<sip:x, y", Where::Route).collect();
-        assert!(matches!(r[0], Err(ParseError { fault: Fault::Unclosed, .. })));
+        assert!(matches!(
+            r[0],
+            Err(ParseError {
+                fault: Fault::Unclosed,
+                ..
+            })
+        ));
     }
 
     #[test]
     fn params_walk() {
-        let p = Params::validate(b"branch=z9hG4bK1 ; rport;received=[::1];x=\"a;b\"", Where::Via, 10)
-            .unwrap();
+        let p = Params::validate(
+            b"branch=z9hG4bK1 ; rport;received=[::1];x=\"a;b\"",
+            Where::Via,
+            10,
+        )
+        .unwrap();
         assert_eq!(p.value(b"BRANCH"), Some(&b"z9hG4bK1"[..]));
         assert_eq!(p.value(b"rport"), Some(&b""[..]));
         assert_eq!(p.value(b"received"), Some(&b"[::1]"[..]));
@@ -536,7 +552,10 @@ pub fn eq_lower(s: &[u8], lower: &[u8]) -> bool {
         return false;
     }
     if n < 8 {
-        return s.iter().zip(lower).all(|(&a, &b)| a.to_ascii_lowercase() == b);
+        return s
+            .iter()
+            .zip(lower)
+            .all(|(&a, &b)| a.to_ascii_lowercase() == b);
     }
     let mut i = 0;
     while i + 8 <= n {
@@ -555,8 +574,19 @@ mod swar_tests {
 
     #[test]
     fn find_short_matches_position() {
-        for s in [&b"Via: x"[..], b"Content-Length: 0", b"no colon here at all", b"", b":", b"abcdefgh:"] {
-            assert_eq!(find_short(s, b':'), s.iter().position(|&c| c == b':'), "{s:?}");
+        for s in [
+            &b"Via: x"[..],
+            b"Content-Length: 0",
+            b"no colon here at all",
+            b"",
+            b":",
+            b"abcdefgh:",
+        ] {
+            assert_eq!(
+                find_short(s, b':'),
+                s.iter().position(|&c| c == b':'),
+                "{s:?}"
+            );
         }
         // A byte 0x3b (';' = ':' + 1) must not confuse the borrow logic.
         assert_eq!(find_short(b";;;;;;;;;:", b':'), Some(9));

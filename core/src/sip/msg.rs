@@ -17,7 +17,7 @@ use super::header::{HeaderName, N_NAMES};
 use super::lex::{self, CommaSplit};
 use super::limits::Limits;
 use super::method::Method;
-use super::scan::Cursor;
+use super::scan::{LineAt, Lines};
 use super::sdp::Sdp;
 use super::uri::Uri;
 use super::via::Via;
@@ -39,7 +39,8 @@ impl Span {
     }
     #[inline]
     pub fn get<'a>(&self, buf: &'a [u8]) -> &'a [u8] {
-        buf.get(self.start as usize..self.end as usize).unwrap_or(&[])
+        buf.get(self.start as usize..self.end as usize)
+            .unwrap_or(&[])
     }
     #[inline]
     pub fn len(&self) -> usize {
@@ -54,7 +55,10 @@ impl Span {
     pub fn sub(&self, outer: &[u8], inner: &[u8]) -> Span {
         let off = (inner.as_ptr() as usize).wrapping_sub(outer.as_ptr() as usize);
         let off = off.min(outer.len());
-        Span::new(self.start as usize + off, self.start as usize + off + inner.len())
+        Span::new(
+            self.start as usize + off,
+            self.start as usize + off + inner.len(),
+        )
     }
 }
 
@@ -349,7 +353,10 @@ impl<'a> SipMsg<'a> {
 
     /// Every header whose name (as written, or its canonical or compact form)
     /// matches `name` case-insensitively. Works for unknown names too.
-    pub fn headers_by_name<'s>(&'s self, name: &'s [u8]) -> impl Iterator<Item = &'s HeaderField> + 's {
+    pub fn headers_by_name<'s>(
+        &'s self,
+        name: &'s [u8],
+    ) -> impl Iterator<Item = &'s HeaderField> + 's {
         let known = HeaderName::classify(name);
         self.headers.iter().filter(move |h| {
             if known != HeaderName::Other {
@@ -404,11 +411,19 @@ impl<'a> SipMsg<'a> {
             .ok_or(err(Where::CallId, Fault::Missing, 0))?;
         let v = self.value_of(h);
         if v.is_empty() {
-            return Err(err(Where::CallId, Fault::Empty, h.value_span.start as usize));
+            return Err(err(
+                Where::CallId,
+                Fault::Empty,
+                h.value_span.start as usize,
+            ));
         }
         // word [ "@" word ]: no white space, no control characters.
         if let Some(i) = v.iter().position(|&b| b <= b' ' || b == 0x7f) {
-            return Err(err(Where::CallId, Fault::BadChar, h.value_span.start as usize + i));
+            return Err(err(
+                Where::CallId,
+                Fault::BadChar,
+                h.value_span.start as usize + i,
+            ));
         }
         Ok(v)
     }
@@ -467,7 +482,8 @@ impl<'a> SipMsg<'a> {
                 let h = self
                     .header(HeaderName::CSeq)
                     .ok_or(err(Where::CSeq, Fault::Missing, 0))?;
-                CSeq::parse(self.value_of(h)).map_err(|e| e.within(Where::CSeq, h.value_span.start as usize))
+                CSeq::parse(self.value_of(h))
+                    .map_err(|e| e.within(Where::CSeq, h.value_span.start as usize))
             })
             .as_ref()
             .map_err(|e| *e)
@@ -479,17 +495,22 @@ impl<'a> SipMsg<'a> {
             .contacts
             .get_or_init(|| {
                 let mut c = Contacts::default();
-                self.parse_list(HeaderName::Contact, Where::Contact, self.limits.max_values, |s, l| {
-                    if s == b"*" {
-                        if c.star {
-                            return Err(err(Where::Contact, Fault::Duplicate, 0));
+                self.parse_list(
+                    HeaderName::Contact,
+                    Where::Contact,
+                    self.limits.max_values,
+                    |s, l| {
+                        if s == b"*" {
+                            if c.star {
+                                return Err(err(Where::Contact, Fault::Duplicate, 0));
+                            }
+                            c.star = true;
+                        } else {
+                            c.list.push(NameAddr::parse(s, l)?);
                         }
-                        c.star = true;
-                    } else {
-                        c.list.push(NameAddr::parse(s, l)?);
-                    }
-                    Ok(())
-                })?;
+                        Ok(())
+                    },
+                )?;
                 if c.star && !c.list.is_empty() {
                     return Err(err(Where::Contact, Fault::Malformed, 0));
                 }
@@ -652,7 +673,8 @@ impl<'a> SipMsg<'a> {
 
     fn parse_single_addr(&self, name: HeaderName, what: Where) -> Result<NameAddr<'a>> {
         let h = self.header(name).ok_or(err(what, Fault::Missing, 0))?;
-        NameAddr::parse(self.value_of(h), &self.limits).map_err(|e| e.within(what, h.value_span.start as usize))
+        NameAddr::parse(self.value_of(h), &self.limits)
+            .map_err(|e| e.within(what, h.value_span.start as usize))
     }
 
     fn parse_addr_list(&self, name: HeaderName, what: Where) -> Result<Vec<NameAddr<'a>>> {
@@ -725,115 +747,126 @@ struct Head<'a> {
 /// including the empty line. Fails with `Header`/`Truncated` when the empty
 /// line is not there (yet).
 fn parse_head<'a>(buf: &'a [u8], limits: &Limits) -> Result<Head<'a>> {
-        let (start, mut pos) = parse_start_line(buf, limits)?;
-        let mut headers: Vec<HeaderField> = Vec::with_capacity(24);
-        let mut first = [0u16; N_NAMES];
-        let mut vias = 0usize;
-        let mut headers_end = None;
-        // Two forward-only cursors find every line end and every header
-        // colon in one pass; the header block stops at the first empty line.
-        let mut ends = Cursor::new(buf, b'\n', pos);
-        let mut colons = Cursor::new(buf, b':', pos);
-        while let Some(nl) = ends.next_pos() {
-            let line_end = nl + 1;
-            let Some(mut line) = buf.get(pos..nl) else { break };
-            if let [rest @ .., b'\r'] = line {
-                line = rest;
-            }
-            let Some(&b0) = line.first() else {
-                headers_end = Some(pos as u32);
-                pos = line_end;
-                break;
-            };
-            if b0 == b' ' || b0 == b'\t' {
-                // Folded continuation of the previous header.
-                let Some(last) = headers.last_mut() else {
-                    return Err(err(Where::Header, Fault::BadChar, pos));
-                };
-                let t = lex::trim_end(line);
-                let lead = t.len() - lex::trim_start(t).len();
-                if lead < t.len() {
-                    if last.value_span.is_empty() {
-                        // The value starts on this continuation line.
-                        last.value_span.start = (pos + lead) as u32;
-                    }
-                    last.value_span.end = (pos + t.len()) as u32;
-                }
-                last.line_end = line_end as u32;
-                pos = line_end;
-                continue;
-            }
-            // header-name = token, then optional white space and a colon.
-            let colon = match colons.peek_from(pos) {
-                Some(c) if c < pos + line.len() => c - pos,
-                _ => return Err(err(Where::Header, Fault::Malformed, pos)),
-            };
-            let mut name_end = colon;
-            while name_end > 0 && (line[name_end - 1] == b' ' || line[name_end - 1] == b'\t') {
-                name_end -= 1;
-            }
-            let name_b = &line[..name_end];
-            let name = HeaderName::classify_in(buf, pos, name_end);
-            // A known name matched exactly, so it is a token; check others.
-            if name == HeaderName::Other {
-                if name_b.is_empty() {
-                    return Err(err(Where::HeaderName, Fault::Empty, pos));
-                }
-                if let Some(i) = name_b.iter().position(|&b| !lex::is_token(b)) {
-                    return Err(err(Where::HeaderName, Fault::BadChar, pos + i));
-                }
-            }
-            let (vs, ve) = trim_value(line, colon + 1);
-            if headers.len() >= limits.max_headers {
-                return Err(err(Where::Header, Fault::TooMany, pos));
-            }
-            let slot = &mut first[name as usize];
-            if *slot == 0 {
-                *slot = headers.len() as u16 + 1;
-            }
-            match name {
-                HeaderName::Via => {
-                    vias += 1;
-                    if vias > limits.max_vias {
-                        return Err(err(Where::Via, Fault::TooMany, pos));
-                    }
-                }
-                _ => {}
-            }
-            headers.push(HeaderField {
-                name,
-                name_span: Span::new(pos, pos + name_end),
-                value_span: Span::new(pos + vs, pos + ve),
-                line_end: line_end as u32,
-            });
-            pos = line_end;
-        }
-        let Some(headers_end) = headers_end else {
-            return Err(err(Where::Header, Fault::Truncated, pos));
+    let (start, mut pos) = parse_start_line(buf, limits)?;
+    let mut headers: Vec<HeaderField> = Vec::with_capacity(24);
+    let mut first = [0u16; N_NAMES];
+    let mut vias = 0usize;
+    let mut headers_end = None;
+    // One pass finds every line end and each line's first colon; the
+    // header block stops at the first empty line.
+    let mut lines = Lines::new(buf, pos);
+    while let Some(LineAt {
+        nl,
+        colon: first_colon,
+        ..
+    }) = lines.next_line()
+    {
+        let line_end = nl + 1;
+        let Some(mut line) = buf.get(pos..nl) else {
+            break;
         };
-        // Content-Length is read once the header block is complete, so that
-        // a folded value is seen whole; several must all agree.
-        let mut content_length: Option<u32> = None;
-        if first[HeaderName::ContentLength as usize] != 0 {
-            for h in headers.iter().filter(|h| h.name == HeaderName::ContentLength) {
-                let v = lex::parse_u32(lex::trim(h.value_span.get(buf)), Where::ContentLength)
-                    .map_err(|e| e.within(Where::ContentLength, h.value_span.start as usize))?;
-                match content_length {
-                    Some(prev) if prev != v => {
-                        return Err(err(Where::ContentLength, Fault::Duplicate, h.name_span.start as usize));
-                    }
-                    _ => content_length = Some(v),
+        if let [rest @ .., b'\r'] = line {
+            line = rest;
+        }
+        let Some(&b0) = line.first() else {
+            headers_end = Some(pos as u32);
+            pos = line_end;
+            break;
+        };
+        if b0 == b' ' || b0 == b'\t' {
+            // Folded continuation of the previous header.
+            let Some(last) = headers.last_mut() else {
+                return Err(err(Where::Header, Fault::BadChar, pos));
+            };
+            let t = lex::trim_end(line);
+            let lead = t.len() - lex::trim_start(t).len();
+            if lead < t.len() {
+                if last.value_span.is_empty() {
+                    // The value starts on this continuation line.
+                    last.value_span.start = (pos + lead) as u32;
                 }
+                last.value_span.end = (pos + t.len()) as u32;
+            }
+            last.line_end = line_end as u32;
+            pos = line_end;
+            continue;
+        }
+        // header-name = token, then optional white space and a colon.
+        let colon = match first_colon {
+            Some(c) if c < pos + line.len() => c - pos,
+            _ => return Err(err(Where::Header, Fault::Malformed, pos)),
+        };
+        let mut name_end = colon;
+        // Usually the colon follows the name directly.
+        while let Some(b' ' | b'\t') = name_end.checked_sub(1).and_then(|i| line.get(i)) {
+            name_end -= 1;
+        }
+        let name_b = &line[..name_end];
+        let name = HeaderName::classify_in(buf, pos, name_end);
+        // A known name matched exactly, so it is a token; check others.
+        if name == HeaderName::Other {
+            if name_b.is_empty() {
+                return Err(err(Where::HeaderName, Fault::Empty, pos));
+            }
+            if let Some(i) = name_b.iter().position(|&b| !lex::is_token(b)) {
+                return Err(err(Where::HeaderName, Fault::BadChar, pos + i));
             }
         }
-        Ok(Head {
-            start,
-            headers,
-            first,
-            headers_end,
-            body_start: pos,
-            content_length,
-        })
+        let (vs, ve) = trim_value(line, colon + 1);
+        if headers.len() >= limits.max_headers {
+            return Err(err(Where::Header, Fault::TooMany, pos));
+        }
+        let slot = &mut first[name as usize];
+        if *slot == 0 {
+            *slot = headers.len() as u16 + 1;
+        }
+        if name == HeaderName::Via {
+            vias += 1;
+            if vias > limits.max_vias {
+                return Err(err(Where::Via, Fault::TooMany, pos));
+            }
+        }
+        headers.push(HeaderField {
+            name,
+            name_span: Span::new(pos, pos + name_end),
+            value_span: Span::new(pos + vs, pos + ve),
+            line_end: line_end as u32,
+        });
+        pos = line_end;
+    }
+    let Some(headers_end) = headers_end else {
+        return Err(err(Where::Header, Fault::Truncated, pos));
+    };
+    // Content-Length is read once the header block is complete, so that
+    // a folded value is seen whole; several must all agree.
+    let mut content_length: Option<u32> = None;
+    if first[HeaderName::ContentLength as usize] != 0 {
+        for h in headers
+            .iter()
+            .filter(|h| h.name == HeaderName::ContentLength)
+        {
+            let v = lex::parse_u32(lex::trim(h.value_span.get(buf)), Where::ContentLength)
+                .map_err(|e| e.within(Where::ContentLength, h.value_span.start as usize))?;
+            match content_length {
+                Some(prev) if prev != v => {
+                    return Err(err(
+                        Where::ContentLength,
+                        Fault::Duplicate,
+                        h.name_span.start as usize,
+                    ));
+                }
+                _ => content_length = Some(v),
+            }
+        }
+    }
+    Ok(Head {
+        start,
+        headers,
+        first,
+        headers_end,
+        body_start: pos,
+        content_length,
+    })
 }
 
 /// Parses the request or status line. Returns it and the offset of the first
@@ -857,7 +890,8 @@ fn parse_start_line<'a>(buf: &'a [u8], limits: &Limits) -> Result<(StartLine<'a>
         if !d.iter().all(u8::is_ascii_digit) || d[0] < b'1' || d[0] > b'6' {
             return Err(err(Where::StatusCode, Fault::BadNumber, 8));
         }
-        let code = u16::from(d[0] - b'0') * 100 + u16::from(d[1] - b'0') * 10 + u16::from(d[2] - b'0');
+        let code =
+            u16::from(d[0] - b'0') * 100 + u16::from(d[1] - b'0') * 10 + u16::from(d[2] - b'0');
         let reason = match rest.get(3) {
             None => Span::new(11, 11),
             Some(b' ') => Span::new(12, line.len()),
@@ -890,7 +924,10 @@ fn parse_start_line<'a>(buf: &'a [u8], limits: &Limits) -> Result<(StartLine<'a>
     }
     let ver = &line[sp2 + 1..];
     if ver != b"SIP/2.0" {
-        if ver.len() > 4 && ver[..4].eq_ignore_ascii_case(b"SIP/") && !ver.eq_ignore_ascii_case(b"SIP/2.0") {
+        if ver.len() > 4
+            && ver[..4].eq_ignore_ascii_case(b"SIP/")
+            && !ver.eq_ignore_ascii_case(b"SIP/2.0")
+        {
             return Err(err(Where::Version, Fault::UnsupportedVersion, sp2 + 1));
         }
         if !ver.eq_ignore_ascii_case(b"SIP/2.0") {
@@ -913,7 +950,10 @@ fn parse_start_line<'a>(buf: &'a [u8], limits: &Limits) -> Result<(StartLine<'a>
 ///
 /// Returns `(skip, len)`: the message is `buf[skip..skip + len]`.
 pub fn frame_len(buf: &[u8], limits: &Limits) -> Result<Option<(usize, usize)>> {
-    let skip = buf.iter().take_while(|&&c| c == b'\r' || c == b'\n').count();
+    let skip = buf
+        .iter()
+        .take_while(|&&c| c == b'\r' || c == b'\n')
+        .count();
     let b = buf.get(skip..).unwrap_or(&[]);
     let incomplete = || {
         if b.len() > limits.max_message {
@@ -975,7 +1015,10 @@ v=0\n";
         assert_eq!(m.method(), Some(Method::Invite));
         assert_eq!(m.ruri_bytes(), Some(&b"sip:bob@biloxi.com"[..]));
         assert_eq!(m.headers().len(), 9);
-        assert_eq!(m.value(HeaderName::CallId), Some(&b"a84b4c76e66710@pc33.atlanta.com"[..]));
+        assert_eq!(
+            m.value(HeaderName::CallId),
+            Some(&b"a84b4c76e66710@pc33.atlanta.com"[..])
+        );
         assert_eq!(m.call_id().unwrap(), b"a84b4c76e66710@pc33.atlanta.com");
         assert_eq!(m.max_forwards().unwrap(), Some(70));
         assert_eq!(m.body(), b"v=0\n");
@@ -1008,7 +1051,10 @@ v=0\n";
             b"OPTIONS sip:a@b SIP/2.0\r\nv: SIP/2.0/UDP h\r\nSubject: I know\r\n   you're there\r\n\tpick up\r\ni: x@y\r\nl: 0\r\n\r\n",
         )
         .unwrap();
-        assert_eq!(m.value(HeaderName::Subject), Some(&b"I know\r\n   you're there\r\n\tpick up"[..]));
+        assert_eq!(
+            m.value(HeaderName::Subject),
+            Some(&b"I know\r\n   you're there\r\n\tpick up"[..])
+        );
         assert_eq!(m.call_id().unwrap(), b"x@y");
         assert_eq!(m.value(HeaderName::Via), Some(&b"SIP/2.0/UDP h"[..]));
         assert_eq!(m.content_length(), Some(0));
@@ -1024,7 +1070,10 @@ v=0\n";
     fn content_length_rules() {
         let base = b"MESSAGE sip:a@b SIP/2.0\r\nContent-Length: 10\r\n\r\nhello";
         let e = SipMsg::parse(base).unwrap_err();
-        assert_eq!((e.what, e.fault), (Where::ContentLength, Fault::LengthMismatch));
+        assert_eq!(
+            (e.what, e.fault),
+            (Where::ContentLength, Fault::LengthMismatch)
+        );
         // Extra bytes in a datagram are not part of the body.
         let m = SipMsg::parse(b"MESSAGE sip:a@b SIP/2.0\r\nl: 2\r\n\r\nhello").unwrap();
         assert_eq!(m.body(), b"he");
@@ -1032,8 +1081,12 @@ v=0\n";
         let m = SipMsg::parse(b"MESSAGE sip:a@b SIP/2.0\r\n\r\nhello").unwrap();
         assert_eq!(m.body(), b"hello");
         // ... but a stream needs it.
-        let e = SipMsg::parse_with(b"MESSAGE sip:a@b SIP/2.0\r\n\r\n", Transport::Stream, &Limits::DEFAULT)
-            .unwrap_err();
+        let e = SipMsg::parse_with(
+            b"MESSAGE sip:a@b SIP/2.0\r\n\r\n",
+            Transport::Stream,
+            &Limits::DEFAULT,
+        )
+        .unwrap_err();
         assert_eq!((e.what, e.fault), (Where::ContentLength, Fault::Missing));
     }
 
@@ -1042,9 +1095,18 @@ v=0\n";
         let two = b"\r\n\r\nOPTIONS sip:a SIP/2.0\r\nl: 3\r\n\r\nabcBYE sip:x SIP/2.0\r\n";
         let (skip, len) = frame_len(two, &Limits::DEFAULT).unwrap().unwrap();
         assert_eq!(skip, 4);
-        assert_eq!(&two[skip..skip + len], b"OPTIONS sip:a SIP/2.0\r\nl: 3\r\n\r\nabc");
-        assert_eq!(frame_len(b"OPTIONS sip:a SIP/2.0\r\nl: 3\r\n\r\nab", &Limits::DEFAULT).unwrap(), None);
-        assert_eq!(frame_len(b"OPTIONS sip:a SIP/2.0\r\nl: 3\r\n", &Limits::DEFAULT).unwrap(), None);
+        assert_eq!(
+            &two[skip..skip + len],
+            b"OPTIONS sip:a SIP/2.0\r\nl: 3\r\n\r\nabc"
+        );
+        assert_eq!(
+            frame_len(b"OPTIONS sip:a SIP/2.0\r\nl: 3\r\n\r\nab", &Limits::DEFAULT).unwrap(),
+            None
+        );
+        assert_eq!(
+            frame_len(b"OPTIONS sip:a SIP/2.0\r\nl: 3\r\n", &Limits::DEFAULT).unwrap(),
+            None
+        );
     }
 
     #[test]
@@ -1052,12 +1114,24 @@ v=0\n";
         let cases: &[(&[u8], Where)] = &[
             (b"", Where::StartLine),
             (b"INVITE\r\n\r\n", Where::StartLine),
-            (b"INVITE sip:a SIP/2.0\r\nVia SIP/2.0/UDP a\r\n\r\n", Where::Header),
+            (
+                b"INVITE sip:a SIP/2.0\r\nVia SIP/2.0/UDP a\r\n\r\n",
+                Where::Header,
+            ),
             (b"INVITE sip:a SIP/2.0\r\nVi@: x\r\n\r\n", Where::HeaderName),
-            (b"INVITE sip:a SIP/2.0\r\n folded-first\r\n\r\n", Where::Header),
+            (
+                b"INVITE sip:a SIP/2.0\r\n folded-first\r\n\r\n",
+                Where::Header,
+            ),
             (b"INVITE sip:a SIP/2.0\r\nVia: x\r\n", Where::Header),
-            (b"INVITE sip:a SIP/2.0\r\nl: 1\r\nl: 2\r\n\r\nab", Where::ContentLength),
-            (b"INVITE sip:a SIP/2.0\r\nl: -1\r\n\r\n", Where::ContentLength),
+            (
+                b"INVITE sip:a SIP/2.0\r\nl: 1\r\nl: 2\r\n\r\nab",
+                Where::ContentLength,
+            ),
+            (
+                b"INVITE sip:a SIP/2.0\r\nl: -1\r\n\r\n",
+                Where::ContentLength,
+            ),
             (b"INV<TE sip:a SIP/2.0\r\n\r\n", Where::Method),
             (b"INVITE sip:a SIP/2.1\r\n\r\n", Where::Version),
             (b"INVITE sip:a HTTP/1.1\r\n\r\n", Where::Version),
@@ -1089,7 +1163,9 @@ v=0\n";
 
     #[test]
     fn lookup_by_any_name() {
-        let m = SipMsg::parse(b"OPTIONS sip:a SIP/2.0\r\nX-Foo: 1\r\nx-foo: 2\r\nf: <sip:a@b>\r\n\r\n").unwrap();
+        let m =
+            SipMsg::parse(b"OPTIONS sip:a SIP/2.0\r\nX-Foo: 1\r\nx-foo: 2\r\nf: <sip:a@b>\r\n\r\n")
+                .unwrap();
         let v: Vec<_> = m.headers_by_name(b"X-FOO").map(|h| m.value_of(h)).collect();
         assert_eq!(v, vec![&b"1"[..], &b"2"[..]]);
         assert_eq!(m.value_by_name(b"From"), Some(&b"<sip:a@b>"[..]));

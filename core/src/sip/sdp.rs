@@ -478,10 +478,10 @@ impl<'a> Sdp<'a> {
         let mut lines = 0usize;
         let mut seen_empty = false;
         let mut seen_v = false;
-        // One newline per line: the iterator stays in step with `pos`.
-        let mut newlines = memchr::memchr_iter(b'\n', body);
+        // One newline per line: the cursor stays in step with `pos`.
+        let mut newlines = super::scan::Cursor::new(body, b'\n', 0);
         while pos < n {
-            let (end, next) = match newlines.next() {
+            let (end, next) = match newlines.next_pos() {
                 Some(e) => (e, e + 1),
                 None => (n, n),
             };
