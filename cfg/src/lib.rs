@@ -71,7 +71,10 @@
 //! default-sized thread can run it.
 
 pub mod ast;
+pub mod binary;
 pub mod catalog;
+pub mod check;
+pub mod compile;
 pub mod dialect;
 pub mod ir;
 mod lex;

@@ -86,6 +86,13 @@ pub(crate) fn read_limited(
     path: &Path,
     max: usize,
 ) -> std::io::Result<std::result::Result<Vec<u8>, usize>> {
+    // Opening a FIFO or a device could block for ever: only regular files.
+    if !std::fs::metadata(path)?.is_file() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "not a regular file",
+        ));
+    }
     let f = File::open(path)?;
     let mut buf = Vec::new();
     f.take(max as u64 + 1).read_to_end(&mut buf)?;
