@@ -14,7 +14,10 @@
 //!   numerically when the string is an integer (`"10" == 10`), else the
 //!   int's decimal text is compared with the string; `Null` equals `Null`
 //!   and the empty string only (so `$rU == $null` holds for a URI without
-//!   user, and an unset AVP is not equal to `0`).
+//!   user, and an unset AVP is not equal to `0`). Two strings that both
+//!   hold IP addresses are also equal when the addresses are (`::1` and
+//!   `0:0::1`), or when one is a network `addr/mask` holding the other
+//!   (`src_ip == 10.0.0.0/8`, as SER compares addresses).
 //! - **Ordering** (`<`, `>`, `<=`, `>=`): as equality for the types; a
 //!   `Null` operand counts as `0` against an `Int` and as `""` against a
 //!   string (Kamailio reads a null pseudo-variable as 0 in an integer
@@ -32,6 +35,9 @@
 use std::borrow::Cow;
 use std::cmp::Ordering;
 use std::fmt;
+use std::net::IpAddr;
+
+use crate::sip::host::{parse_v4, parse_v6};
 
 /// Longest string an operator or a format may produce (64 KiB, the size of
 /// the largest SIP message the router accepts).
@@ -50,7 +56,10 @@ pub enum Value<'a> {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum EvalError {
     /// An operand of an integer operator is not an integer.
-    NotAnInt { op: &'static str, value: String },
+    NotAnInt {
+        op: &'static str,
+        value: String,
+    },
     DivisionByZero,
     Overflow(&'static str),
     TooLong,
@@ -105,6 +114,13 @@ impl IntText {
     pub fn as_bytes(&self) -> &[u8] {
         self.buf.get(self.start as usize..).unwrap_or(&[])
     }
+}
+
+/// Splits `s` at the first `b`: the bytes before and after it.
+#[inline]
+pub(crate) fn split_once_byte(s: &[u8], b: u8) -> Option<(&[u8], &[u8])> {
+    let i = memchr::memchr(b, s)?;
+    Some((s.get(..i)?, s.get(i + 1..)?))
 }
 
 /// Parses a decimal integer: optional `+`/`-`, then 1 to 19 digits, nothing
@@ -240,6 +256,7 @@ impl<'a> Value<'a> {
             (Value::Null, Value::Null) => true,
             (Value::Null, Value::Str(s)) | (Value::Str(s), Value::Null) => s.is_empty(),
             (Value::Null, Value::Int(_)) | (Value::Int(_), Value::Null) => false,
+            (Value::Str(a), Value::Str(b)) => a == b || ip_eq(a, b),
             _ => self.script_cmp(other) == Ordering::Equal,
         }
     }
@@ -260,6 +277,71 @@ impl<'a> Value<'a> {
     }
 }
 
+/// Whether the text could be an IP address (cheap test before parsing).
+#[inline]
+fn maybe_ip(s: &[u8]) -> bool {
+    s.first().is_some_and(|c| {
+        c.is_ascii_digit()
+            || *c == b'['
+            || (*c == b':' || c.is_ascii_hexdigit()) && s.contains(&b':')
+    })
+}
+
+/// An address, optionally with a `/mask`: `10.0.0.0/8`, `[2001:db8::]/32`.
+fn parse_net(s: &[u8]) -> Option<(IpAddr, Option<u8>)> {
+    let (addr, mask) = match split_once_byte(s, b'/') {
+        Some((a, m)) => (a, Some(m)),
+        None => (s, None),
+    };
+    let inner = addr
+        .strip_prefix(b"[")
+        .and_then(|a| a.strip_suffix(b"]"))
+        .unwrap_or(addr);
+    let ip = match parse_v4(inner) {
+        Some(a) => IpAddr::V4(a),
+        None => IpAddr::V6(parse_v6(inner)?),
+    };
+    let max = if ip.is_ipv4() { 32 } else { 128 };
+    let mask = match mask {
+        None => None,
+        Some(m) => match parse_int(m) {
+            Some(n) if (0..=max).contains(&n) && m.iter().all(u8::is_ascii_digit) => Some(n as u8),
+            _ => return None,
+        },
+    };
+    Some((ip, mask))
+}
+
+fn in_net(ip: IpAddr, net: IpAddr, mask: u8) -> bool {
+    match (ip, net) {
+        (IpAddr::V4(a), IpAddr::V4(n)) => {
+            let m = u32::MAX.checked_shl(32 - u32::from(mask)).unwrap_or(0);
+            u32::from(a) & m == u32::from(n) & m
+        }
+        (IpAddr::V6(a), IpAddr::V6(n)) => {
+            let m = u128::MAX.checked_shl(128 - u32::from(mask)).unwrap_or(0);
+            u128::from(a) & m == u128::from(n) & m
+        }
+        _ => false,
+    }
+}
+
+/// `==` between two texts that hold IP addresses: equal addresses (in any
+/// notation), or an address inside a network written `addr/mask` on the
+/// other side (`src_ip == 10.0.0.0/8`, as SER compares IPs).
+fn ip_eq(a: &[u8], b: &[u8]) -> bool {
+    if !maybe_ip(a) || !maybe_ip(b) {
+        return false;
+    }
+    match (parse_net(a), parse_net(b)) {
+        (Some((x, None)), Some((y, None))) => x == y,
+        (Some((x, None)), Some((n, Some(m)))) | (Some((n, Some(m))), Some((x, None))) => {
+            in_net(x, n, m)
+        }
+        _ => false,
+    }
+}
+
 #[inline]
 fn int_str_cmp(a: i64, s: &[u8]) -> Ordering {
     match parse_int(s) {
@@ -274,7 +356,7 @@ fn int_operand(v: &Value<'_>, op: &'static str) -> Result<i64, EvalError> {
         Value::Int(n) => Ok(*n),
         Value::Str(s) => parse_int(s).ok_or_else(|| EvalError::NotAnInt {
             op,
-            value: format!("\"{}\"", String::from_utf8_lossy(&s[..s.len().min(64)])),
+            value: format!("\"{}\"", String::from_utf8_lossy(s.get(..64).unwrap_or(s))),
         }),
     }
 }
@@ -408,6 +490,14 @@ mod tests {
         assert!(!Value::Null.script_eq(&Value::Int(0)));
         assert!(!s("INVITE").script_eq(&s("invite")));
         assert!(s("INVITE").script_eq(&s("INVITE")));
+        assert!(s("10.1.2.3").script_eq(&s("10.0.0.0/8")));
+        assert!(s("10.0.0.0/8").script_eq(&s("10.1.2.3")));
+        assert!(!s("11.1.2.3").script_eq(&s("10.0.0.0/8")));
+        assert!(s("::1").script_eq(&s("0:0::1")));
+        assert!(s("2001:db8::5").script_eq(&s("[2001:db8::]/32")));
+        assert!(!s("2001:db9::5").script_eq(&s("2001:db8::/32")));
+        assert!(s("1.2.3.4").script_eq(&s("0.0.0.0/0")));
+        assert!(!s("1.2.3.4").script_eq(&s("1.2.3.4/33")));
     }
 
     #[test]

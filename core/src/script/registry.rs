@@ -1,0 +1,321 @@
+//! The table of functions the router implements: `(module, name) ->`
+//! [`FnImpl`].
+//!
+//! A function gets the message's script state and its arguments
+//! ([`Args`]: typed at compile time, resolved against the loaded program,
+//! evaluated on demand) and returns [`Ret::Code`] (`> 0` true, `< 0`
+//! false, `0` stops the script) or [`Ret::Suspend`] when it has to wait
+//! (a timer, a database answer, another shard): the VM then saves its
+//! state and the caller resumes it later with the function's final code
+//! ([`super::Script::resume`]).
+//!
+//! [`Registry::builtin`] holds the core actions and the few module
+//! functions implemented so far; [`Registry::add`] adds more (tests,
+//! benchmarks, later modules) without touching the VM.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
+use std::time::Instant;
+
+use regex::bytes::Regex;
+use ser_cfg::ir::{Arg, RouteId};
+
+use super::Script;
+use super::ctx::MsgCtx;
+use super::value::Value;
+
+/// What a function returns.
+#[derive(Debug)]
+pub enum Ret {
+    /// A return code: `> 0` true, `< 0` false, `0` stops the script.
+    Code(i32),
+    /// The function waits; the script is suspended until the caller
+    /// resumes it with the function's final return code.
+    Suspend(Pending),
+}
+
+/// What a suspended function waits for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Pending {
+    /// A timer (`sleep`, `usleep`): resume at `until` (with code 1).
+    Sleep { until: Instant },
+    /// Anything else: a query or a question to another shard, named by
+    /// the module (`kind`) and an opaque token it chose.
+    Token { kind: &'static str, token: u64 },
+}
+
+/// A function implementation.
+pub type FnImpl = dyn Fn(&mut MsgCtx<'_, '_>, &Args<'_>) -> Ret + Send + Sync;
+
+/// Signature of the built-in functions (a plain `fn` so that the table
+/// can be static).
+pub type BuiltinFn = fn(&mut MsgCtx<'_, '_>, &Args<'_>) -> Ret;
+
+/// The arguments of one call site.
+pub struct Args<'s> {
+    pub(crate) script: &'s Script,
+    pub(crate) args: &'s [Arg],
+    pub(crate) module: &'s str,
+    pub(crate) name: &'s str,
+}
+
+impl fmt::Debug for Args<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Args")
+            .field("module", &self.module)
+            .field("name", &self.name)
+            .field("args", &self.args)
+            .finish()
+    }
+}
+
+impl<'s> Args<'s> {
+    pub fn len(&self) -> usize {
+        self.args.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.args.is_empty()
+    }
+
+    /// The function's name and module, for messages.
+    pub fn function(&self) -> (&'s str, &'s str) {
+        (self.module, self.name)
+    }
+
+    /// The argument as compiled.
+    pub fn raw(&self, i: usize) -> Option<&'s Arg> {
+        self.args.get(i)
+    }
+
+    /// The argument's value: an int, a pooled string, a variable's current
+    /// value, an evaluated format; a regex gives its source text, a route
+    /// its index, a flag its number, a header its name.
+    pub fn value<'m, 'a, 'r>(&self, i: usize, ctx: &MsgCtx<'m, 'a>) -> Option<Value<'r>>
+    where
+        's: 'r,
+        'm: 'r,
+        'a: 'r,
+    {
+        let p = &self.script.program;
+        Some(match self.args.get(i)? {
+            Arg::Int(n) => Value::Int(*n),
+            Arg::Str(s) => Value::str(p.str(*s).as_bytes()),
+            Arg::Regex(r) => {
+                let src = p.regexes.get(*r as usize)?.source;
+                Value::str(p.str(src).as_bytes())
+            }
+            Arg::Var(v) => self.script.vars.get(*v as usize)?.get(ctx),
+            Arg::Format(f) => self.script.format(*f, ctx),
+            Arg::Route(r) => Value::Int(i64::from(*r)),
+            Arg::Flag(f) => Value::Int(i64::from(*f)),
+            Arg::Header(h) => {
+                let s = *p.headers.get(*h as usize)?;
+                Value::str(p.str(s).as_bytes())
+            }
+        })
+    }
+
+    /// The argument as text (an int as its decimal form, `Null` as "").
+    pub fn bytes<'m, 'a, 'r>(&self, i: usize, ctx: &MsgCtx<'m, 'a>) -> Option<Cow<'r, [u8]>>
+    where
+        's: 'r,
+        'm: 'r,
+        'a: 'r,
+    {
+        self.value(i, ctx).map(Value::into_bytes)
+    }
+
+    /// The argument as an integer (an int, or text holding one).
+    pub fn int(&self, i: usize, ctx: &MsgCtx<'_, '_>) -> Option<i64> {
+        match self.args.get(i)? {
+            Arg::Int(n) => Some(*n),
+            Arg::Flag(f) => Some(i64::from(*f)),
+            _ => {
+                let v = self.value(i, ctx)?;
+                match &v {
+                    Value::Str(s) => super::value::parse_int(trim(s)),
+                    other => other.to_int(),
+                }
+            }
+        }
+    }
+
+    /// A flag number: `Arg::Flag`, or an int / numeric string.
+    pub fn flag(&self, i: usize, ctx: &MsgCtx<'_, '_>) -> Option<u32> {
+        self.int(i, ctx).and_then(|n| u32::try_from(n).ok())
+    }
+
+    /// A compiled regex argument.
+    pub fn regex(&self, i: usize) -> Option<&'s Regex> {
+        match self.args.get(i)? {
+            Arg::Regex(r) => self.script.regexes.get(*r as usize),
+            _ => None,
+        }
+    }
+
+    /// A route argument.
+    pub fn route(&self, i: usize) -> Option<RouteId> {
+        match self.args.get(i)? {
+            Arg::Route(r) => Some(*r),
+            _ => None,
+        }
+    }
+
+    /// A header-name argument.
+    pub fn header(&self, i: usize) -> Option<&'s [u8]> {
+        match self.args.get(i)? {
+            Arg::Header(h) => {
+                let p = &self.script.program;
+                let s = *p.headers.get(*h as usize)?;
+                Some(p.str(s).as_bytes())
+            }
+            _ => None,
+        }
+    }
+
+    /// Assigns to a variable argument (`Arg::Var`), as `=` does.
+    pub fn set_var(&self, i: usize, ctx: &mut MsgCtx<'_, '_>, v: Value<'_>) -> Result<(), String> {
+        match self.args.get(i) {
+            Some(Arg::Var(id)) => match self.script.vars.get(*id as usize) {
+                Some(pv) if pv.writable() => pv.set(ctx, v, false),
+                _ => Err("argument is not a writable variable".into()),
+            },
+            _ => Err("argument is not a variable".into()),
+        }
+    }
+}
+
+fn trim(s: &[u8]) -> &[u8] {
+    let start = s
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(s.len());
+    let end = s
+        .iter()
+        .rposition(|b| !b.is_ascii_whitespace())
+        .map_or(start, |i| i + 1);
+    s.get(start..end).unwrap_or(&[])
+}
+
+/// Functions by `(module, name)`.
+#[derive(Clone, Default)]
+pub struct Registry {
+    map: HashMap<(String, String), Arc<FnImpl>>,
+}
+
+impl fmt::Debug for Registry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut names: Vec<_> = self.map.keys().collect();
+        names.sort();
+        f.debug_struct("Registry")
+            .field("functions", &names)
+            .finish()
+    }
+}
+
+impl Registry {
+    /// An empty registry.
+    pub fn empty() -> Registry {
+        Registry::default()
+    }
+
+    /// Every built-in function (see [`BUILTINS`]).
+    pub fn builtin() -> Registry {
+        let mut r = Registry::default();
+        for (m, n, f) in BUILTINS {
+            r.map.insert((m.to_string(), n.to_string()), Arc::new(*f));
+        }
+        r
+    }
+
+    /// Adds (or replaces) a function.
+    pub fn add<F>(&mut self, module: &str, name: &str, f: F) -> &mut Registry
+    where
+        F: Fn(&mut MsgCtx<'_, '_>, &Args<'_>) -> Ret + Send + Sync + 'static,
+    {
+        self.map
+            .insert((module.to_string(), name.to_string()), Arc::new(f));
+        self
+    }
+
+    pub fn get(&self, module: &str, name: &str) -> Option<&Arc<FnImpl>> {
+        // Avoid allocating a key for the lookup on the common path: the
+        // map is small and loading is rare, so a scan is fine.
+        self.map
+            .iter()
+            .find(|((m, n), _)| m == module && n == name)
+            .map(|(_, f)| f)
+    }
+
+    pub fn contains(&self, module: &str, name: &str) -> bool {
+        self.get(module, name).is_some()
+    }
+
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+}
+
+/// The built-in functions: `(module, name, implementation)`. Module
+/// `"core"` holds SER's core actions; SER 2.x has the branch-flag
+/// functions in the core and Kamailio in `kex`, so they are listed under
+/// both.
+pub static BUILTINS: &[(&str, &str, BuiltinFn)] = &[
+    ("core", "rewriteuri", super::actions::rewriteuri),
+    ("core", "seturi", super::actions::rewriteuri),
+    ("core", "rewritehost", super::actions::rewritehost),
+    ("core", "sethost", super::actions::rewritehost),
+    ("core", "seth", super::actions::rewritehost),
+    ("core", "rewritehostport", super::actions::rewritehostport),
+    ("core", "sethostport", super::actions::rewritehostport),
+    ("core", "sethp", super::actions::rewritehostport),
+    ("core", "rewriteport", super::actions::rewriteport),
+    ("core", "setport", super::actions::rewriteport),
+    ("core", "setp", super::actions::rewriteport),
+    ("core", "rewriteuser", super::actions::rewriteuser),
+    ("core", "setuser", super::actions::rewriteuser),
+    ("core", "setu", super::actions::rewriteuser),
+    ("core", "rewriteuserpass", super::actions::rewriteuserpass),
+    ("core", "setuserpass", super::actions::rewriteuserpass),
+    ("core", "setup", super::actions::rewriteuserpass),
+    ("core", "prefix", super::actions::prefix),
+    ("core", "strip", super::actions::strip),
+    ("core", "strip_tail", super::actions::strip_tail),
+    ("core", "revert_uri", super::actions::revert_uri),
+    ("core", "append_branch", super::actions::append_branch),
+    ("core", "force_rport", super::actions::force_rport),
+    ("core", "add_rport", super::actions::force_rport),
+    ("core", "setflag", super::actions::setflag),
+    ("core", "resetflag", super::actions::resetflag),
+    ("core", "isflagset", super::actions::isflagset),
+    ("core", "log", super::actions::log),
+    ("core", "forward", super::actions::forward),
+    ("core", "forward_udp", super::actions::forward_udp),
+    ("core", "forward_tcp", super::actions::forward_tcp),
+    ("core", "forward_tls", super::actions::forward_tls),
+    ("core", "len_gt", super::actions::len_gt),
+    ("core", "strempty", super::actions::strempty),
+    ("core", "setbflag", super::actions::setbflag),
+    ("core", "resetbflag", super::actions::resetbflag),
+    ("core", "isbflagset", super::actions::isbflagset),
+    ("kex", "setbflag", super::actions::setbflag),
+    ("kex", "resetbflag", super::actions::resetbflag),
+    ("kex", "isbflagset", super::actions::isbflagset),
+    ("xlog", "xlog", super::actions::xlog),
+    ("xlog", "xdbg", super::actions::xdbg),
+    ("textops", "is_method", super::actions::is_method),
+    ("cfgutils", "sleep", super::actions::sleep),
+    ("cfgutils", "usleep", super::actions::usleep),
+];
+
+/// Whether a built-in implements `module`'s `name`.
+pub fn is_builtin(module: &str, name: &str) -> bool {
+    BUILTINS.iter().any(|(m, n, _)| *m == module && *n == name)
+}
