@@ -20,7 +20,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
-use ser_cfg::Define;
+use ser_cfg::{Define, Dialect};
 
 /// Config file read when `-f` is not given (SER's default).
 pub const DEFAULT_CONFIG: &str = "/usr/local/etc/ser/ser.cfg";
@@ -37,6 +37,9 @@ pub const EXIT_CONFIG: u8 = 1;
 pub const EXIT_USAGE: u8 = 2;
 /// Exit status: the requested function is not built yet.
 pub const EXIT_NOT_BUILT: u8 = 3;
+/// Exit status of `-c`: the config is valid but uses functions this router
+/// does not support yet (listed as `not supported yet: f (module)`).
+pub const EXIT_NOT_SUPPORTED: u8 = 4;
 
 /// What the command line asks for.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -72,6 +75,8 @@ pub struct Options {
     pub debug: u8,
     /// `-A`: preprocessor defines, in order.
     pub defines: Vec<Define>,
+    /// `-y`: the config dialect, instead of detecting it.
+    pub dialect: Option<Dialect>,
     /// `-W`: I/O method.
     pub poll_method: Option<PollMethod>,
     /// `-P`: pid file.
@@ -82,6 +87,9 @@ pub struct Options {
     pub group: Option<String>,
     /// `-w`: working directory.
     pub work_dir: Option<PathBuf>,
+    /// `-o`: with `-c`, write the compiled config to this file (which `-f`
+    /// then loads instead of the config).
+    pub output: Option<PathBuf>,
 }
 
 impl Default for Options {
@@ -95,11 +103,13 @@ impl Default for Options {
             log_stderr: false,
             debug: 0,
             defines: Vec::new(),
+            dialect: None,
             poll_method: None,
             pid_file: None,
             user: None,
             group: None,
             work_dir: None,
+            output: None,
         }
     }
 }
@@ -376,7 +386,7 @@ pub const REFUSED: &[Refused] = &[
 ];
 
 /// Supported options that take a value.
-const WITH_VALUE: &str = "flpnPugwAW";
+const WITH_VALUE: &str = "flpnPugwAWoy";
 /// Supported options without a value.
 #[cfg(test)]
 const FLAGS: &str = "cDEdVh";
@@ -498,7 +508,14 @@ pub fn parse<S: AsRef<str>>(args: &[S]) -> Result<Command, CliError> {
         (Some(Info::Version), _) => Ok(Command::Version),
         (None, Some(e)) => Err(e),
         (None, None) if check => Ok(Command::Check(opts)),
-        (None, None) => Ok(Command::Run(opts)),
+        (None, None) => match &opts.output {
+            Some(o) => Err(CliError::invalid(
+                'o',
+                &o.display().to_string(),
+                "writes the compiled config of a check: use it with -c",
+            )),
+            None => Ok(Command::Run(opts)),
+        },
     }
 }
 
@@ -572,6 +589,16 @@ fn apply_value(
         'W' => {
             opts.poll_method = Some(v.parse().map_err(|r| CliError::invalid(c, v, r))?);
         }
+        'y' => {
+            let d: Dialect = v
+                .parse()
+                .map_err(|_| CliError::invalid(c, v, "expected ser08, ser09, ser2 or kamailio"))?;
+            opts.dialect = Some(d);
+        }
+        'o' => {
+            non_empty(v)?;
+            opts.output = Some(PathBuf::from(v));
+        }
         _ => unreachable!("option -{c} is in WITH_VALUE but has no handler"),
     }
     Ok(())
@@ -587,6 +614,8 @@ Usage: ser [options]
 Options:
   -f file       Config file to read (default: {DEFAULT_CONFIG})
   -c            Check the config file, report the first error, and exit
+  -o file       With -c: also write the compiled config to file; -f loads
+                such a file as it loads a config (ser -c -f x.cfg -o x.bin)
   -l address    Listen on address, written [proto:]addr[:port]: proto is udp,
                 tcp, tls or sctp (default: every transport), addr an IPv4
                 address, an IPv6 address in brackets, a host name or an
@@ -602,6 +631,8 @@ Options:
   -d            Raise the log level by one; repeat to raise more (-ddd)
   -A NAME[=val] Define NAME for the config preprocessor, as #!define would
                 (repeatable), e.g. -A WITH_AUTH
+  -y dialect    Read the config as ser08, ser09, ser2 or kamailio instead of
+                detecting the dialect (markers, constructs; docs/config.md)
   -W method     I/O method of the shards: io_uring or epoll
                 (default: io_uring, epoll where io_uring is switched off)
   -P file       Write the process id to file
@@ -631,7 +662,7 @@ Not supported yet (recognised, refused with exit status {EXIT_USAGE}):
     s.push('\n');
     s.push_str(&format!(
         "\nExit status: {EXIT_OK} ok, {EXIT_CONFIG} config error, {EXIT_USAGE} usage error, \
-         {EXIT_NOT_BUILT} not built yet.\n"
+         {EXIT_NOT_BUILT} not built yet,\n{EXIT_NOT_SUPPORTED} config uses functions not supported yet (-c).\n"
     ));
     s
 }
@@ -1187,6 +1218,36 @@ mod tests {
             "invalid argument 'kqueue' for -W: the poll method must be io_uring or epoll"
         );
         assert!(err(&["-W", "epoll_lt"]).contains("io_uring or epoll"));
+    }
+
+    #[test]
+    fn output_needs_check() {
+        match parse(&["-c", "-f", "x.cfg", "-o", "x.bin"]) {
+            Ok(Command::Check(o)) => {
+                assert_eq!(o.output.as_deref(), Some(Path::new("x.bin")));
+                assert_eq!(o.config, Path::new("x.cfg"));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(run(&["-f", "x.bin"]).output, None);
+        assert_eq!(
+            err(&["-f", "x.cfg", "-o", "x.bin"]),
+            "invalid argument 'x.bin' for -o: writes the compiled config of a check: use it with -c"
+        );
+        assert!(err(&["-c", "-o", ""]).contains("must not be empty"));
+    }
+
+    #[test]
+    fn dialect_option() {
+        assert_eq!(run(&[]).dialect, None);
+        assert_eq!(run(&["-y", "kamailio"]).dialect, Some(Dialect::Kamailio));
+        assert_eq!(run(&["-yser09"]).dialect, Some(Dialect::Ser09));
+        assert_eq!(run(&["-y", "SER-2.0"]).dialect, Some(Dialect::Ser2));
+        assert_eq!(
+            err(&["-y", "ser3"]),
+            "invalid argument 'ser3' for -y: expected ser08, ser09, ser2 or kamailio"
+        );
+        assert!(REFUSED.iter().all(|r| r.opt != 'y'));
     }
 
     #[test]

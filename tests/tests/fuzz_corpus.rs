@@ -9,12 +9,17 @@ use ser_core::sip::msg::frame_len;
 use ser_core::sip::{HeaderName, Limits, NameAddr, SipMsg, Transport, Uri};
 
 fn corpus(target: &str) -> Vec<(String, Vec<u8>)> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../core/fuzz/corpus").join(target);
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../core/fuzz/corpus")
+        .join(target);
     let mut out: Vec<(String, Vec<u8>)> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
         .map(|e| {
             let p = e.expect("dir entry").path();
-            let name = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let name = p
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
             (name, std::fs::read(&p).expect("read corpus file"))
         })
         .collect();
@@ -46,7 +51,10 @@ fn touch(m: &SipMsg<'_>) {
 #[test]
 fn message_corpus_replays() {
     let files = corpus("parse_msg");
-    assert!(files.len() > 100, "the message corpus is unexpectedly small");
+    assert!(
+        files.len() > 100,
+        "the message corpus is unexpectedly small"
+    );
     let mut parsed = 0;
     for (name, data) in &files {
         if let Ok(m) = SipMsg::parse(data) {

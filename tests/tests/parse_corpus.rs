@@ -2106,19 +2106,6 @@ const BAD: &[(&str, Stage, Where, Fault)] = &[
     ),
 ];
 
-/// Files of [`BAD`] the parser does not reject as expected yet (see the
-/// `known_parser_bug_*` tests, which are ignored until the parser is fixed):
-///
-/// * `nul_in_call_id`: `call_id()` only refuses white space, so NUL (and any
-///   other control byte) passes, although a Call-ID is `word ["@" word]`.
-/// * `nul_in_quoted_auth_param`, `nul_in_quoted_contact_param`: quoted
-///   strings are only scanned for their closing quote (`lex::quoted_end`),
-///   so NUL and other control bytes, which `qdtext` excludes, are accepted
-///   in auth-params and in header parameters.
-/// * `bad_start_line_missing_version`: `OPTIONS sip:x` (no SIP-Version) is
-///   reported as an empty Request-URI at the URI's offset, which names the
-///   wrong element; `OPTIONS` alone gives `StartLine`/`Malformed`.
-
 fn access(m: &SipMsg<'_>, what: &str) -> Result<(), ParseError> {
     match what {
         "from" => m.from().map(|_| ()),
