@@ -164,7 +164,11 @@ impl ParseError {
     /// A short reason phrase for a `400` reply, such as
     /// `Bad Request - CSeq: bad number`.
     pub fn reason(&self) -> String {
-        format!("Bad Request - {}: {}", self.what.as_str(), self.fault.as_str())
+        format!(
+            "Bad Request - {}: {}",
+            self.what.as_str(),
+            self.fault.as_str()
+        )
     }
 }
 
