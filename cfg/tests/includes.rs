@@ -139,10 +139,18 @@ fn include_of_a_fifo_is_refused_not_waited_for() {
     std::fs::create_dir_all(&dir).unwrap();
     let fifo = dir.join("pipe.cfg");
     let _ = std::fs::remove_file(&fifo);
-    let ok = std::process::Command::new("mkfifo").arg(&fifo).status().map(|s| s.success()).unwrap_or(false);
+    let ok = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
     assert!(ok, "mkfifo failed");
     let main = dir.join("main.cfg");
-    std::fs::write(&main, format!("include_file \"{}\"\nroute {{ exit; }}\n", fifo.display())).unwrap();
+    std::fs::write(
+        &main,
+        format!("include_file \"{}\"\nroute {{ exit; }}\n", fifo.display()),
+    )
+    .unwrap();
     let e = ser_cfg::parse_file(&main, &[]).unwrap_err();
     assert!(e.to_string().contains("not a regular file"), "{e}");
     let _ = std::fs::remove_dir_all(&dir);
