@@ -272,4 +272,179 @@ impl Program {
             .position(|r| r.kind == kind && r.name.as_ref() == name)
             .map(|i| i as RouteId)
     }
+
+    /// Checks that a program holds together: every id in range, every jump on
+    /// an op of its route, one line per op, every route ending in an op that
+    /// leaves it, no `Bin(&&)`/`Bin(||)`, the main route a request route.
+    /// `binary::read` runs it on every program it decodes, and the VM on every
+    /// program it loads; programs from
+    /// [`crate::compile::compile`] always pass.
+    pub fn validate(&self) -> Result<(), String> {
+        let p = self;
+        let n_str = p.strings.len();
+        let in_range = |id: u32, n: usize, what: &str, at: &dyn Fn() -> String| {
+            if (id as usize) < n {
+                Ok(())
+            } else {
+                Err(format!("{} refers to {what} {id}, but there are {n}", at()))
+            }
+        };
+        let s = |id: u32, at: &dyn Fn() -> String| in_range(id, n_str, "string", at);
+        for (i, r) in p.regexes.iter().enumerate() {
+            s(r.source, &|| format!("regex {i}"))?;
+        }
+        for (i, &h) in p.headers.iter().enumerate() {
+            s(h, &|| format!("header {i}"))?;
+        }
+        for (ri, r) in p.routes.iter().enumerate() {
+            let at = || format!("route {ri}");
+            s(r.file, &at)?;
+            if r.lines.len() != r.code.len() {
+                return Err(format!(
+                    "route {ri} has {} ops but {} line numbers",
+                    r.code.len(),
+                    r.lines.len()
+                ));
+            }
+            match r.code.last() {
+                Some(Op::Return | Op::ReturnDefault | Op::Exit | Op::Drop | Op::Jump(_)) => {}
+                Some(_) => return Err(format!("route {ri} does not end with a return")),
+                None => return Err(format!("route {ri} has no code")),
+            }
+            let len = r.code.len();
+            for (oi, op) in r.code.iter().enumerate() {
+                let at = || format!("route {ri} op {oi}");
+                match *op {
+                    Op::PushStr(id) => s(id, &at)?,
+                    Op::Load(v) | Op::Store(v) | Op::StoreAll(v) => {
+                        in_range(v, p.vars.len(), "variable", &at)?
+                    }
+                    Op::Match(x) | Op::NotMatch(x) => in_range(x, p.regexes.len(), "regex", &at)?,
+                    Op::Call(c) => in_range(c, p.calls.len(), "call", &at)?,
+                    Op::Route(x) => in_range(x, p.routes.len(), "route", &at)?,
+                    Op::Jump(t)
+                    | Op::JumpIfFalse(t)
+                    | Op::JumpIfFalseKeep(t)
+                    | Op::JumpIfTrueKeep(t) => {
+                        if t as usize >= len {
+                            return Err(format!(
+                                "{} jumps to {t}, past the end of the route ({len} ops)",
+                                at()
+                            ));
+                        }
+                    }
+                    Op::Bin(BinaryOp::And | BinaryOp::Or) => {
+                        return Err(format!("{} has `&&`/`||` as an operator", at()));
+                    }
+                    Op::PushInt(_)
+                    | Op::PushNull
+                    | Op::Not
+                    | Op::Neg
+                    | Op::Bin(_)
+                    | Op::Myself
+                    | Op::Pop
+                    | Op::Dup
+                    | Op::Return
+                    | Op::ReturnDefault
+                    | Op::Exit
+                    | Op::Drop => {}
+                }
+            }
+        }
+        for (ci, c) in p.calls.iter().enumerate() {
+            let at = || format!("call {ci}");
+            s(c.module, &at)?;
+            s(c.name, &at)?;
+            for a in &c.args {
+                match *a {
+                    Arg::Int(_) => {}
+                    Arg::Flag(f) if f > 63 => {
+                        return Err(format!("{} has flag {f}, above 63", at()));
+                    }
+                    Arg::Flag(_) => {}
+                    Arg::Str(x) => s(x, &at)?,
+                    Arg::Regex(x) => in_range(x, p.regexes.len(), "regex", &at)?,
+                    Arg::Var(x) => in_range(x, p.vars.len(), "variable", &at)?,
+                    Arg::Format(x) => in_range(x, p.formats.len(), "format", &at)?,
+                    Arg::Route(x) => in_range(x, p.routes.len(), "route", &at)?,
+                    Arg::Header(x) => in_range(x, p.headers.len(), "header", &at)?,
+                }
+            }
+        }
+        for (vi, v) in p.vars.iter().enumerate() {
+            let at = || format!("variable {vi}");
+            match v {
+                VarDef::Keyword(_) | VarDef::RetCode => {}
+                VarDef::Pv { name, arg, index } => {
+                    s(*name, &at)?;
+                    for x in arg.iter().chain(index.iter()) {
+                        s(*x, &at)?;
+                    }
+                }
+                VarDef::Avp { name, index, .. } => {
+                    s(*name, &at)?;
+                    if let Some(x) = index {
+                        s(*x, &at)?;
+                    }
+                }
+                VarDef::Select { path } => {
+                    if path.is_empty() {
+                        return Err(format!("{} is an empty select", at()));
+                    }
+                    for &x in path {
+                        s(x, &at)?;
+                    }
+                }
+            }
+        }
+        for (fi, f) in p.formats.iter().enumerate() {
+            let at = || format!("format {fi}");
+            for part in &f.parts {
+                match *part {
+                    FormatPart::Lit(x) => s(x, &at)?,
+                    FormatPart::Var(x) => in_range(x, p.vars.len(), "variable", &at)?,
+                }
+            }
+        }
+        let value = |v: &ConstValue, at: &dyn Fn() -> String| match *v {
+            ConstValue::Str(x) => s(x, at),
+            ConstValue::Int(_) | ConstValue::Bool(_) => Ok(()),
+        };
+        for (gi, g) in p.globals.iter().enumerate() {
+            let at = || format!("global {gi}");
+            s(g.name, &at)?;
+            value(&g.value, &at)?;
+        }
+        for (mi, m) in p.modules.iter().enumerate() {
+            let at = || format!("module {mi}");
+            s(m.name, &at)?;
+            s(m.path, &at)?;
+            for (name, v) in &m.params {
+                s(*name, &at)?;
+                value(v, &at)?;
+            }
+        }
+        for (fi, &(name, _)) in p.flags.iter().enumerate() {
+            s(name, &|| format!("flag {fi}"))?;
+        }
+        for (fi, &(name, _)) in p.avpflags.iter().enumerate() {
+            s(name, &|| format!("AVP flag {fi}"))?;
+        }
+        for (ci, c) in p.cfg_vars.iter().enumerate() {
+            let at = || format!("custom parameter {ci}");
+            s(c.group, &at)?;
+            s(c.name, &at)?;
+            value(&c.value, &at)?;
+            if let Some(d) = c.desc {
+                s(d, &at)?;
+            }
+        }
+        if let Some(m) = p.main_route {
+            in_range(m, p.routes.len(), "route", &|| "the main route".to_string())?;
+            if p.routes.get(m as usize).map(|r| r.kind) != Some(RouteKind::Request) {
+                return Err(format!("the main route {m} is not a request route"));
+            }
+        }
+        Ok(())
+    }
 }

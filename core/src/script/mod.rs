@@ -78,7 +78,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use regex::bytes::{Regex, RegexBuilder};
 use ser_cfg::ast::RouteName;
-use ser_cfg::ir::{Arg, FormatId, FormatPart, Op, Program, RouteId, VarDef};
+use ser_cfg::ir::{Arg, FormatId, FormatPart, Op, Program, RouteId};
 
 pub use ctx::{
     Action, AvpClass, AvpName, AvpSel, AvpTrackSide, Avps, Branch, Config, LogLine, LogSink,
@@ -286,7 +286,7 @@ impl Script {
         registry: &Registry,
         limits: Limits,
     ) -> Result<Script, LoadError> {
-        validate(&program)?;
+        program.validate().map_err(LoadError::Damaged)?;
         let regexes = program
             .regexes
             .iter()
@@ -600,188 +600,4 @@ fn compile_regex(src: &str, icase: bool) -> Result<Regex, LoadError> {
                 .trim()
                 .to_string(),
         })
-}
-
-/// Checks every index of a program.
-fn validate(p: &Program) -> Result<(), LoadError> {
-    let ns = p.strings.len();
-    let str_ok = |id: u32, what: &dyn Fn() -> String| -> Result<(), LoadError> {
-        if (id as usize) < ns {
-            Ok(())
-        } else {
-            Err(LoadError::Damaged(format!(
-                "{}: string {id} out of range ({ns} strings)",
-                what()
-            )))
-        }
-    };
-    let idx_ok = |id: u32, len: usize, kind: &str, what: &dyn Fn() -> String| {
-        if (id as usize) < len {
-            Ok(())
-        } else {
-            Err(LoadError::Damaged(format!(
-                "{}: {kind} {id} out of range ({len} {kind}s)",
-                what()
-            )))
-        }
-    };
-    let (nr, nv, nc, nf, nh, nx) = (
-        p.routes.len(),
-        p.vars.len(),
-        p.calls.len(),
-        p.formats.len(),
-        p.headers.len(),
-        p.regexes.len(),
-    );
-    for (i, r) in p.regexes.iter().enumerate() {
-        str_ok(r.source, &|| format!("regex {i}"))?;
-    }
-    for (i, h) in p.headers.iter().enumerate() {
-        str_ok(*h, &|| format!("header {i}"))?;
-    }
-    for (i, v) in p.vars.iter().enumerate() {
-        let w = || format!("variable {i}");
-        match v {
-            VarDef::Keyword(_) | VarDef::RetCode => {}
-            VarDef::Pv { name, arg, index } => {
-                str_ok(*name, &w)?;
-                for s in arg.iter().chain(index.iter()) {
-                    str_ok(*s, &w)?;
-                }
-            }
-            VarDef::Avp { name, index, .. } => {
-                str_ok(*name, &w)?;
-                if let Some(s) = index {
-                    str_ok(*s, &w)?;
-                }
-            }
-            VarDef::Select { path } => {
-                if path.is_empty() {
-                    return Err(LoadError::Damaged(format!("{}: empty select", w())));
-                }
-                for s in path {
-                    str_ok(*s, &w)?;
-                }
-            }
-        }
-    }
-    for (i, f) in p.formats.iter().enumerate() {
-        let w = || format!("format {i}");
-        for part in &f.parts {
-            match part {
-                FormatPart::Lit(s) => str_ok(*s, &w)?,
-                FormatPart::Var(v) => idx_ok(*v, nv, "variable", &w)?,
-            }
-        }
-    }
-    for (i, c) in p.calls.iter().enumerate() {
-        let w = || format!("call {i}");
-        str_ok(c.module, &w)?;
-        str_ok(c.name, &w)?;
-        for a in &c.args {
-            match a {
-                Arg::Int(_) => {}
-                Arg::Str(s) => str_ok(*s, &w)?,
-                Arg::Regex(r) => idx_ok(*r, nx, "regex", &w)?,
-                Arg::Var(v) => idx_ok(*v, nv, "variable", &w)?,
-                Arg::Format(f) => idx_ok(*f, nf, "format", &w)?,
-                Arg::Route(r) => idx_ok(*r, nr, "route", &w)?,
-                Arg::Header(h) => idx_ok(*h, nh, "header", &w)?,
-                Arg::Flag(f) => {
-                    if *f > actions::MAX_FLAG {
-                        return Err(LoadError::Damaged(format!(
-                            "{}: flag {f} above {}",
-                            w(),
-                            actions::MAX_FLAG
-                        )));
-                    }
-                }
-            }
-        }
-    }
-    for (ri, r) in p.routes.iter().enumerate() {
-        let w = || format!("route {ri}");
-        str_ok(r.file, &w)?;
-        if r.lines.len() != r.code.len() {
-            return Err(LoadError::Damaged(format!(
-                "{}: {} ops but {} line numbers",
-                w(),
-                r.code.len(),
-                r.lines.len()
-            )));
-        }
-        if u32::try_from(r.code.len()).is_err() {
-            return Err(LoadError::Damaged(format!("{}: too many ops", w())));
-        }
-        let len = r.code.len();
-        for (pc, op) in r.code.iter().enumerate() {
-            let w = || format!("route {ri} op {pc} ({op:?})");
-            match *op {
-                Op::PushStr(s) => str_ok(s, &w)?,
-                Op::Load(v) | Op::Store(v) | Op::StoreAll(v) => idx_ok(v, nv, "variable", &w)?,
-                Op::Match(x) | Op::NotMatch(x) => idx_ok(x, nx, "regex", &w)?,
-                Op::Call(c) => idx_ok(c, nc, "call", &w)?,
-                Op::Route(t) => idx_ok(t, nr, "route", &w)?,
-                Op::Jump(t)
-                | Op::JumpIfFalse(t)
-                | Op::JumpIfFalseKeep(t)
-                | Op::JumpIfTrueKeep(t) => {
-                    if t as usize > len {
-                        return Err(LoadError::Damaged(format!(
-                            "{}: jump target {t} outside the route ({len} ops)",
-                            w()
-                        )));
-                    }
-                }
-                Op::PushInt(_)
-                | Op::PushNull
-                | Op::Not
-                | Op::Neg
-                | Op::Bin(_)
-                | Op::Myself
-                | Op::Pop
-                | Op::Dup
-                | Op::Return
-                | Op::ReturnDefault
-                | Op::Exit
-                | Op::Drop => {}
-            }
-        }
-    }
-    for (i, g) in p.globals.iter().enumerate() {
-        let w = || format!("global {i}");
-        str_ok(g.name, &w)?;
-        if let ser_cfg::ir::ConstValue::Str(s) = g.value {
-            str_ok(s, &w)?;
-        }
-    }
-    for (i, m) in p.modules.iter().enumerate() {
-        let w = || format!("module {i}");
-        str_ok(m.name, &w)?;
-        str_ok(m.path, &w)?;
-        for (n, v) in &m.params {
-            str_ok(*n, &w)?;
-            if let ser_cfg::ir::ConstValue::Str(s) = v {
-                str_ok(*s, &w)?;
-            }
-        }
-    }
-    for (i, (n, _)) in p.flags.iter().chain(p.avpflags.iter()).enumerate() {
-        str_ok(*n, &|| format!("flag name {i}"))?;
-    }
-    for (i, v) in p.cfg_vars.iter().enumerate() {
-        let w = || format!("cfg var {i}");
-        str_ok(v.group, &w)?;
-        str_ok(v.name, &w)?;
-        if let Some(d) = v.desc {
-            str_ok(d, &w)?;
-        }
-        if let ser_cfg::ir::ConstValue::Str(s) = v.value {
-            str_ok(s, &w)?;
-        }
-    }
-    if let Some(m) = p.main_route {
-        idx_ok(m, nr, "route", &|| "main route".to_string())?;
-    }
-    Ok(())
 }

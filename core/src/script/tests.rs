@@ -157,7 +157,15 @@ impl P {
         (p.formats.len() - 1) as u32
     }
 
-    fn route_of(&self, kind: RouteKind, name: Option<RouteName>, code: Vec<Op>) -> u32 {
+    fn route_of(&self, kind: RouteKind, name: Option<RouteName>, mut code: Vec<Op>) -> u32 {
+        // A route ends in an op that leaves it (the IR's contract, checked
+        // by `Program::validate`); a jump to "the end" lands on it.
+        if !matches!(
+            code.last(),
+            Some(Op::Return | Op::ReturnDefault | Op::Exit | Op::Drop | Op::Jump(_))
+        ) {
+            code.push(Op::ReturnDefault);
+        }
         let lines = (0..code.len() as u32).map(|i| 100 + i).collect();
         let mut p = self.prog();
         p.routes.push(Route {
@@ -345,8 +353,6 @@ fn push_and_arith_ops() {
         (Gt, 2, 3, 0),
         (Le, 3, 3, 1),
         (Ge, 2, 3, 0),
-        (And, 1, 0, 0),
-        (Or, 1, 0, 1),
     ];
     for (op, a, b, want) in cases {
         let got = eval(|_| vec![Op::PushInt(*a), Op::PushInt(*b), Op::Bin(*op)]);
@@ -655,9 +661,14 @@ fn exit_drop_and_return_zero_from_subroute() {
     let p = P::new();
     p.main(vec![Op::PushInt(-2), Op::Return, Op::Exit]);
     run_with(p, INVITE, |_, o, _| assert_eq!(finished(o), (-2, false)));
-    // Running off the end is ReturnDefault; a jump to the end too.
+    // The end of a route is `ReturnDefault`; a jump to it returns 1.
     let p = P::new();
-    p.main(vec![Op::PushInt(0), Op::JumpIfFalse(3), Op::Exit]);
+    p.main(vec![
+        Op::PushInt(0),
+        Op::JumpIfFalse(3),
+        Op::Exit,
+        Op::ReturnDefault,
+    ]);
     run_with(p, INVITE, |_, o, _| assert_eq!(finished(o), (1, false)));
     // A program without main route.
     let p = P::new();
@@ -916,49 +927,49 @@ fn load_refuses_damaged_programs() {
     let cases: &[(Damage, &str)] = &[
         (
             |p| p.routes[0].code[0] = Op::PushStr(999),
-            "string 999 out of range",
+            "refers to string 999",
         ),
         (
             |p| p.routes[0].code[0] = Op::Load(77),
-            "variable 77 out of range",
+            "refers to variable 77",
         ),
-        (|p| p.routes[0].code[0] = Op::Call(5), "call 5 out of range"),
-        (
-            |p| p.routes[0].code[0] = Op::Route(3),
-            "route 3 out of range",
-        ),
-        (
-            |p| p.routes[0].code[0] = Op::Match(1),
-            "regex 1 out of range",
-        ),
+        (|p| p.routes[0].code[0] = Op::Call(5), "refers to call 5"),
+        (|p| p.routes[0].code[0] = Op::Route(3), "refers to route 3"),
+        (|p| p.routes[0].code[0] = Op::Match(1), "refers to regex 1"),
         (
             |p| p.routes[0].code[0] = Op::Jump(9),
-            "jump target 9 outside the route (2 ops)",
+            "jumps to 9, past the end of the route (2 ops)",
         ),
         (
             |p| p.routes[0].lines.pop().map(drop).unwrap_or(()),
-            "2 ops but 1 line numbers",
+            "has 2 ops but 1 line numbers",
         ),
-        (|p| p.routes[0].file = 1000, "string 1000 out of range"),
+        (|p| p.routes[0].file = 1000, "refers to string 1000"),
         (
             |p| p.calls[0].args.push(Arg::Format(4)),
-            "format 4 out of range",
+            "refers to format 4",
         ),
         (
             |p| p.calls[0].args.push(Arg::Header(0)),
-            "header 0 out of range",
+            "refers to header 0",
         ),
-        (|p| p.calls[0].args.push(Arg::Flag(64)), "flag 64 above 63"),
-        (|p| p.calls[0].name = 500, "string 500 out of range"),
-        (|p| p.main_route = Some(8), "route 8 out of range"),
-        (|p| p.regexes[0].source = 300, "string 300 out of range"),
+        (
+            |p| p.calls[0].args.push(Arg::Flag(64)),
+            "has flag 64, above 63",
+        ),
+        (|p| p.calls[0].name = 500, "refers to string 500"),
+        (
+            |p| p.main_route = Some(8),
+            "the main route refers to route 8",
+        ),
+        (|p| p.regexes[0].source = 300, "refers to string 300"),
         (
             |p| {
                 p.formats.push(Format {
                     parts: vec![FormatPart::Var(40)],
                 })
             },
-            "format 0: variable 40 out of range",
+            "format 0 refers to variable 40",
         ),
         (
             |p| p.vars.push(VarDef::Select { path: vec![] }),
@@ -973,7 +984,7 @@ fn load_refuses_damaged_programs() {
                     desc: None,
                 })
             },
-            "string 1234 out of range",
+            "refers to string 1234",
         ),
     ];
     for (damage, want) in cases {
