@@ -201,8 +201,23 @@ fn run(opts: &Options) -> u8 {
         if let Err(code) = load_compiled(opts) {
             return code;
         }
-    } else if let Err(code) = load_config(opts) {
-        return code;
+    } else {
+        let script = match load_config(opts) {
+            Ok(s) => s,
+            Err(code) => return code,
+        };
+        // A config with errors never runs: the same errors as `-c`.
+        let report = ser_cfg::check::check(&script, &ser_core::script::is_implemented);
+        if !report.errors.is_empty() {
+            for e in &report.errors {
+                eprintln!("{e}");
+            }
+            eprintln!(
+                "ser: errors in config file {}, exiting...",
+                opts.config.display()
+            );
+            return cli::EXIT_CONFIG;
+        }
     }
     eprintln!(
         "ser: the SIP transport and shards are not built yet (see README status table); \
