@@ -142,6 +142,55 @@ pub struct SipMsg<'a> {
     cache: Cache<'a>,
 }
 
+/// Header vectors are recycled per thread: a shard parses one message
+/// after another, and taking a cleared vector back is cheaper than an
+/// allocation and a free for every message.
+mod recycle {
+    use super::HeaderField;
+    use std::cell::RefCell;
+
+    /// Vectors kept per thread (a few, for messages alive at once).
+    const KEEP: usize = 8;
+    /// Larger vectors are freed rather than kept.
+    const MAX_CAPACITY: usize = 256;
+
+    thread_local! {
+        static POOL: RefCell<Vec<Vec<HeaderField>>> = const { RefCell::new(Vec::new()) };
+    }
+
+    pub(super) fn take() -> Vec<HeaderField> {
+        POOL.try_with(|p| p.try_borrow_mut().ok().and_then(|mut p| p.pop()))
+            .ok()
+            .flatten()
+            .unwrap_or_else(|| Vec::with_capacity(32))
+    }
+
+    pub(super) fn give(mut v: Vec<HeaderField>) {
+        if v.capacity() == 0 || v.capacity() > MAX_CAPACITY {
+            return;
+        }
+        v.clear();
+        let _ = POOL.try_with(|p| {
+            if let Ok(mut p) = p.try_borrow_mut()
+                && p.len() < KEEP
+            {
+                p.push(v);
+            }
+        });
+    }
+}
+
+#[inline]
+fn take_header_vec() -> Vec<HeaderField> {
+    recycle::take()
+}
+
+impl Drop for SipMsg<'_> {
+    fn drop(&mut self) {
+        recycle::give(core::mem::take(&mut self.headers));
+    }
+}
+
 impl core::fmt::Debug for SipMsg<'_> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("SipMsg")
@@ -748,7 +797,7 @@ struct Head<'a> {
 /// line is not there (yet).
 fn parse_head<'a>(buf: &'a [u8], limits: &Limits) -> Result<Head<'a>> {
     let (start, mut pos) = parse_start_line(buf, limits)?;
-    let mut headers: Vec<HeaderField> = Vec::with_capacity(24);
+    let mut headers = take_header_vec();
     let mut first = [0u16; N_NAMES];
     let mut vias = 0usize;
     let mut headers_end = None;
