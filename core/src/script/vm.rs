@@ -11,9 +11,9 @@
 //!   the script, as a function's does (Kamailio: `return(0)` is `exit`).
 //! - `Return` pops the value and converts it to a code: an `Int` (clamped
 //!   to `i32`), a string holding an integer, else 1 for a true value and
-//!   -1 for a false one (`Null`, `""`). `ReturnDefault` returns 1; running
-//!   past the last op of a route (or jumping to its end) is
-//!   `ReturnDefault`.
+//!   -1 for a false one (`Null`, `""`). `ReturnDefault` returns 1. (Every
+//!   route ends in an op that leaves it and every jump lands on an op of
+//!   its route: `Program::validate` refuses anything else at load time.)
 //! - `Myself` pops a value and pushes whether it names this router (see
 //!   [`super::Config::is_myself`]): a `sip:`/`sips:` URI is compared by
 //!   host and port (the scheme's default port when it has none); anything
@@ -23,8 +23,8 @@
 //!   load time; `Bin(Match)`/`Bin(NotMatch)` compile the right operand at
 //!   run time (case-insensitive, cached per script). `Null` is matched as
 //!   the empty string.
-//! - `Bin(And)`/`Bin(Or)` (which a compiler should not emit) are the
-//!   logical operators on truth values, without short-circuit.
+//! - `Bin(And)`/`Bin(Or)` never reach the VM (`Program::validate` refuses
+//!   them: `&&`/`||` are jumps).
 //!
 //! # Bounds and errors
 //!
