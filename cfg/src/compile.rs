@@ -907,6 +907,14 @@ impl<'s> Compiler<'s> {
                     code.emit(Op::Not, line);
                 }
             }
+            // `proto == UDP`, `af == INET6`: the VM reads these keywords in
+            // lower case (`udp`, `inet6`), so the word is written that way.
+            BinaryOp::Eq | BinaryOp::Ne if let Some((kw, word)) = proto_or_af_word(lhs, rhs) => {
+                self.expr(code, kw);
+                let id = self.s(&word.to_ascii_lowercase());
+                code.emit(Op::PushStr(id), line);
+                code.emit(Op::Bin(op), line);
+            }
             BinaryOp::Match | BinaryOp::NotMatch if matches!(rhs.kind, ExprKind::Str(_)) => {
                 self.expr(code, lhs);
                 if let ExprKind::Str(re) = &rhs.kind {
@@ -1712,6 +1720,23 @@ fn scan_select(s: &str, at: usize) -> Option<(Select, usize)> {
         },
         i,
     ))
+}
+
+/// For `proto`/`af` compared with a word or string (either side), the
+/// keyword's expression and the word.
+fn proto_or_af_word<'e>(lhs: &'e Expr, rhs: &'e Expr) -> Option<(&'e Expr, &'e str)> {
+    let is_kw = |e: &Expr| matches!(e.kind, ExprKind::Keyword(Keyword::Proto | Keyword::Af));
+    let word = |e: &'e Expr| match &e.kind {
+        ExprKind::Ident(w) | ExprKind::Str(w) => Some(w.as_str()),
+        _ => None,
+    };
+    if is_kw(lhs) {
+        word(rhs).map(|w| (lhs, w))
+    } else if is_kw(rhs) {
+        word(lhs).map(|w| (rhs, w))
+    } else {
+        None
+    }
 }
 
 #[cfg(test)]

@@ -368,3 +368,25 @@ fn binary_round_trip_behaves_like_source() {
     }
     assert_eq!(runs, 10 * 3 * 7 * 2);
 }
+
+/// `proto` and `af` compare with the words SER configs write in any case
+/// (`proto == UDP`, `af == INET`), as SER's own words are case-blind.
+#[test]
+fn proto_and_af_words_match_in_any_case() {
+    let text = "route {\n    if (proto == UDP && af == INET) { setflag(1); }\n    if (TCP == proto) { setflag(2); }\n    if (af != inet6) { setflag(3); }\n}\n";
+    let script = ser_cfg::parse_str("proto.cfg", text, &[]).unwrap();
+    let p = ser_cfg::compile::compile(&script).unwrap();
+    let s = Script::load(p, &Registry::builtin()).unwrap();
+    let cfg = Config::from_program(s.program());
+    let m = SipMsg::parse(OPTIONS).unwrap();
+    let mut ctx = MsgCtx::new(
+        &m,
+        &cfg,
+        "198.51.100.7:5060".parse().unwrap(),
+        "192.0.2.13:5060".parse().unwrap(),
+        Proto::Udp,
+    );
+    ctx.log = LogSink::Capture(Vec::new());
+    assert!(matches!(s.run_main(&mut ctx), Outcome::Finished { .. }));
+    assert_eq!(ctx.flags, (1 << 1) | (1 << 3), "{:?}", ctx.log.lines());
+}
