@@ -1009,9 +1009,12 @@ impl<'s> Compiler<'s> {
             (ArgKind::Flag, _) => {
                 if let Some(t) = &text {
                     if let Some(n) = parse_int(t) {
-                        if let Ok(b) = u32::try_from(n) {
-                            return Ok(Arg::Flag(b));
-                        }
+                        // A program holds flag bits 0-63 (the checker
+                        // narrows this to SER's 0-31).
+                        return match u32::try_from(n) {
+                            Ok(b) if b <= 63 => Ok(Arg::Flag(b)),
+                            _ => Err(format!("flag {n} is out of range (0-63)")),
+                        };
                     } else if let Some(&b) = self.flags.get(t.as_str()) {
                         return Ok(Arg::Flag(b));
                     }

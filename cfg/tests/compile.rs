@@ -656,3 +656,27 @@ fn arguments_are_typed_by_the_catalogue() {
     assert_eq!(p.str(p.headers[h as usize]), "Route");
     assert!(matches!(calls[8].2, [Arg::Str(_), Arg::Format(_)]));
 }
+
+/// A flag number the program cannot hold is a compile error, not an
+/// invalid program (found by the `parse_compile` fuzz target:
+/// `isflagset(226)`).
+#[test]
+fn flag_out_of_range_is_a_compile_error() {
+    let script = ser_cfg::parse_str(
+        "flags.cfg",
+        "route { if (isflagset(226)) { exit; } }\n",
+        &[],
+    )
+    .unwrap();
+    let diags = ser_cfg::compile::compile(&script).unwrap_err();
+    assert!(
+        diags
+            .iter()
+            .any(|d| d.message.contains("flag 226 is out of range (0-63)")),
+        "{diags:?}"
+    );
+    let ok =
+        ser_cfg::parse_str("flags.cfg", "route { if (isflagset(63)) { exit; } }\n", &[]).unwrap();
+    let p = ser_cfg::compile::compile(&ok).unwrap();
+    assert_eq!(p.validate(), Ok(()));
+}
