@@ -178,7 +178,8 @@ impl RouteKind {
     /// The keyword that opens a block of this kind.
     pub fn from_keyword(word: &str) -> Option<RouteKind> {
         Some(match word {
-            "route" => RouteKind::Request,
+            // `request_route` is Kamailio 4+'s name of the main route.
+            "route" | "request_route" => RouteKind::Request,
             "onreply_route" | "reply_route" => RouteKind::OnReply,
             "failure_route" => RouteKind::Failure,
             "branch_route" => RouteKind::Branch,

@@ -90,6 +90,8 @@ pub struct Options {
     /// `-o`: with `-c`, write the compiled config to this file (which `-f`
     /// then loads instead of the config).
     pub output: Option<PathBuf>,
+    /// `-b`: the receive buffer to ask for on each socket, in bytes.
+    pub rcvbuf: Option<usize>,
 }
 
 impl Default for Options {
@@ -110,6 +112,7 @@ impl Default for Options {
             group: None,
             work_dir: None,
             output: None,
+            rcvbuf: None,
         }
     }
 }
@@ -369,7 +372,6 @@ pub const REFUSED: &[Refused] = &[
     Refused { opt: 'N', arg: Some("nr"), what: "TCP children" },
     Refused { opt: 'S', arg: None, what: "disable SCTP" },
     Refused { opt: 'Q', arg: Some("nr"), what: "SCTP children" },
-    Refused { opt: 'b', arg: Some("nr"), what: "receive buffer limit" },
     Refused { opt: 'm', arg: Some("MB"), what: "shared memory size" },
     Refused { opt: 'M', arg: Some("MB"), what: "private memory size" },
     Refused { opt: 'x', arg: Some("name"), what: "shared memory manager" },
@@ -386,7 +388,7 @@ pub const REFUSED: &[Refused] = &[
 ];
 
 /// Supported options that take a value.
-const WITH_VALUE: &str = "flpnPugwAWoy";
+const WITH_VALUE: &str = "flpnPugwAWoyb";
 /// Supported options without a value.
 #[cfg(test)]
 const FLAGS: &str = "cDEdVh";
@@ -599,6 +601,16 @@ fn apply_value(
             non_empty(v)?;
             opts.output = Some(PathBuf::from(v));
         }
+        'b' => {
+            let n = v
+                .parse::<usize>()
+                .ok()
+                .filter(|n| (4096..=1 << 30).contains(n))
+                .ok_or_else(|| {
+                    CliError::invalid(c, v, "expected a size in bytes, 4096-1073741824")
+                })?;
+            opts.rcvbuf = Some(n);
+        }
         _ => unreachable!("option -{c} is in WITH_VALUE but has no handler"),
     }
     Ok(())
@@ -626,6 +638,8 @@ Options:
                 -l without one; also the config's default (default: {DEFAULT_PORT})
   -n shards     Number of shards, the worker threads (SER's children),
                 1-{MAX_SHARDS} (default: the config's children, else one per core)
+  -b bytes      Receive buffer to ask for on each socket (default: 4 MB;
+                as root the kernel's rmem_max is bypassed)
   -D            Stay in the foreground, do not daemonize (may be repeated)
   -E            Log to stderr instead of syslog
   -d            Raise the log level by one; repeat to raise more (-ddd)
@@ -1056,9 +1070,15 @@ mod tests {
             assert!(e.to_string().starts_with(&format!("option -{} (", r.opt)));
         }
         // The seed's `ser -h` flags are all recognised.
-        for c in "LrRvTNbmtGOa".chars() {
+        for c in "LrRvTNmtGOa".chars() {
             assert!(REFUSED.iter().any(|r| r.opt == c), "-{c}");
         }
+        // `-b` is built: the receive buffer size, checked.
+        match parse(&["-b", "1048576"]).unwrap() {
+            Command::Run(o) => assert_eq!(o.rcvbuf, Some(1_048_576)),
+            c => panic!("{c:?}"),
+        }
+        assert!(err(&["-b", "12"]).contains("invalid argument '12' for -b"));
         // `-rR` as SER users write it.
         assert!(err(&["-rR"]).contains("-r ("));
     }

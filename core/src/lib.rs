@@ -8,6 +8,11 @@
 #![forbid(unsafe_op_in_unsafe_fn)]
 
 pub mod cli;
+pub mod log;
+pub mod net;
+pub mod proxy;
 pub mod script;
+pub mod server;
+pub mod shard;
 pub mod sip;
 pub mod version;

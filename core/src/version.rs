@@ -18,7 +18,7 @@ pub const FEATURES: &[&str] = &["ZERO_COPY_SIP_PARSER"];
 
 /// I/O methods the transport can run on. Empty until the transport is built;
 /// the transport issue adds `io_uring` and `epoll`.
-pub const POLL_METHODS: &[&str] = &[];
+pub const POLL_METHODS: &[&str] = &["io_uring", "epoll"];
 
 /// What `ser -V` prints while [`POLL_METHODS`] is empty.
 pub const NO_POLL_METHOD: &str = "none yet (transport not built)";
@@ -85,7 +85,7 @@ mod tests {
         assert!(flags_line.contains(&format!("BUF_SIZE {}", Limits::DEFAULT.max_message)));
         assert_eq!(
             lines.next().unwrap(),
-            "poll method support: none yet (transport not built)"
+            "poll method support: io_uring, epoll"
         );
         assert!(lines.next().unwrap().starts_with("build: "));
         assert!(lines.next().is_none());

@@ -26,7 +26,7 @@ fn compile(name: &str, defines: &[&str]) -> Program {
 }
 
 /// The built-ins plus a stand-in for every other function the program
-/// calls: it logs `call:name(args)` and returns the code `codes` gives
+/// calls (and for sl and maxfwd): it logs `call:name(args)` and returns the code `codes` gives
 /// the name (1 by default).
 fn stand_ins(p: &Program, codes: &[(&str, i32)]) -> Registry {
     let codes: Arc<HashMap<String, i32>> =
@@ -34,7 +34,9 @@ fn stand_ins(p: &Program, codes: &[(&str, i32)]) -> Registry {
     let mut r = Registry::builtin();
     for c in &p.calls {
         let (m, n) = (p.str(c.module), p.str(c.name));
-        if r.contains(m, n) {
+        // sl and maxfwd are built, but the seed tests follow the routing
+        // through their logged calls, so they stay stand-ins here.
+        if r.contains(m, n) && !matches!(m, "sl" | "maxfwd") {
             continue;
         }
         let name = n.to_string();

@@ -1,5 +1,5 @@
-//! The `ser` binary: parses the command line, checks the config, and (once
-//! the transport and shards are built) runs the router.
+//! The `ser` binary: parses the command line, checks the config, and runs
+//! the router.
 
 use std::io::Write;
 use std::path::Path;
@@ -188,18 +188,21 @@ fn check_compiled(opts: &Options) -> u8 {
     cli::EXIT_OK
 }
 
-/// Runs the router. Today: checks everything it can, then says what is
-/// missing. When the shards exist, the order is: load the config, bind the
-/// sockets, `ProcessSettings::apply` (chdir, pid file, drop privileges),
-/// start the shards.
+/// Runs the router: load the config (source or compiled), refuse it if it
+/// has errors or uses functions not built yet, then bind the sockets,
+/// apply `-w/-P/-u/-g` and start the shards ([`ser_core::server`]).
 fn run(opts: &Options) -> u8 {
-    if let Err(e) = ProcessSettings::check(opts) {
-        eprintln!("ser: {e}");
-        return cli::EXIT_USAGE;
-    }
-    if ser_cfg::binary::is_compiled_file(&opts.config) {
-        if let Err(code) = load_compiled(opts) {
-            return code;
+    let settings = match ProcessSettings::check(opts) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("ser: {e}");
+            return cli::EXIT_USAGE;
+        }
+    };
+    let program = if ser_cfg::binary::is_compiled_file(&opts.config) {
+        match load_compiled(opts) {
+            Ok(p) => p,
+            Err(code) => return code,
         }
     } else {
         let script = match load_config(opts) {
@@ -218,12 +221,31 @@ fn run(opts: &Options) -> u8 {
             );
             return cli::EXIT_CONFIG;
         }
-    }
-    eprintln!(
-        "ser: the SIP transport and shards are not built yet (see README status table); \
-         use -c to check a config"
-    );
-    cli::EXIT_NOT_BUILT
+        if !report.not_supported.is_empty() {
+            for line in report.not_supported_lines(&script) {
+                eprintln!("{line}");
+            }
+            eprintln!(
+                "ser: config file {} uses functions not supported yet (listed above), exiting...",
+                opts.config.display()
+            );
+            return cli::EXIT_NOT_SUPPORTED;
+        }
+        match ser_cfg::compile::compile(&script) {
+            Ok(p) => p,
+            Err(diags) => {
+                for d in &diags {
+                    eprintln!("{d}");
+                }
+                eprintln!(
+                    "ser: errors in config file {}, exiting...",
+                    opts.config.display()
+                );
+                return cli::EXIT_CONFIG;
+            }
+        }
+    };
+    ser_core::server::run(program, opts, &settings)
 }
 
 /// `docs/config.md` holds two generated parts: the per-config roadmap

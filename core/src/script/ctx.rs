@@ -2,7 +2,6 @@
 //! the script reads ([`Config`]).
 
 use std::borrow::Cow;
-use std::io::Write;
 use std::net::{IpAddr, SocketAddr};
 
 use ser_cfg::ast::RouteKind;
@@ -75,6 +74,12 @@ pub enum Action {
         port: Option<u16>,
         proto: Option<Proto>,
     },
+    /// A stateless reply to the request (`sl_send_reply`), built and sent
+    /// by [`crate::proxy`] after the script.
+    Reply { code: u16, reason: Vec<u8> },
+    /// `sl_reply_error()`: a stateless reply describing the last internal
+    /// error (see [`crate::proxy::sl`]).
+    ReplyError,
 }
 
 // ----- AVPs -----
@@ -348,7 +353,8 @@ pub struct LogLine {
 /// Where the script's log lines (`log`, `xlog`, run-time errors) go.
 #[derive(Clone, Debug, Default)]
 pub enum LogSink {
-    /// Standard error, lines above [`Config::debug`] left out.
+    /// The router's log ([`crate::log`]: standard error or syslog), lines
+    /// above [`Config::debug`] left out.
     #[default]
     Stderr,
     /// Kept in memory, every level (tests).
@@ -362,13 +368,7 @@ impl LogSink {
     pub fn write(&mut self, threshold: i32, level: i32, text: &str) {
         let text = text.strip_suffix('\n').unwrap_or(text);
         match self {
-            LogSink::Stderr => {
-                if level <= threshold {
-                    // Not `eprintln!`, which panics when stderr is gone.
-                    let mut err = std::io::stderr().lock();
-                    let _ = writeln!(err, "{}: {}", level::name(level), text);
-                }
-            }
+            LogSink::Stderr => crate::log::write(threshold, level, text),
             LogSink::Capture(lines) => {
                 if lines.len() < 10_000 {
                     lines.push(LogLine {
@@ -427,6 +427,9 @@ pub struct Config {
     /// Most extra branches `append_branch` may add (Kamailio's
     /// `MAX_BRANCHES` is 12 including the R-URI).
     pub max_branches: usize,
+    /// `modparam("maxfwd", "max_limit", N)`: the highest Max-Forwards
+    /// value `mf_process_maxfwd_header` lets through (256: no cap).
+    pub maxfwd_limit: u32,
     myself: Vec<SelfAddr>,
     cfg_vars: Vec<CfgVar>,
 }
@@ -437,6 +440,7 @@ impl Default for Config {
             max_len: 65_535,
             debug: level::L_WARN,
             max_branches: 11,
+            maxfwd_limit: 256,
             myself: Vec::new(),
             cfg_vars: Vec::new(),
         }
@@ -474,6 +478,18 @@ impl Config {
                 ("max_len", Some(n)) => c.max_len = u32::try_from(n).unwrap_or(c.max_len),
                 ("debug", Some(n)) => c.debug = i32::try_from(n).unwrap_or(c.debug),
                 _ => {}
+            }
+        }
+        for m in p.modules.iter().filter(|m| p.str(m.name) == "maxfwd") {
+            for (name, value) in &m.params {
+                let n = match value {
+                    ConstValue::Int(n) => Some(*n),
+                    ConstValue::Str(s) => super::value::parse_int(p.str(*s).as_bytes()),
+                    ConstValue::Bool(_) => None,
+                };
+                if let ("max_limit", Some(n)) = (p.str(*name), n) {
+                    c.maxfwd_limit = u32::try_from(n).unwrap_or(c.maxfwd_limit);
+                }
             }
         }
         for v in &p.cfg_vars {

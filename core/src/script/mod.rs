@@ -65,6 +65,7 @@ pub mod value;
 pub mod vm;
 
 mod actions;
+mod parked;
 mod uri_ops;
 
 #[cfg(test)]
@@ -84,6 +85,7 @@ pub use ctx::{
     Action, AvpClass, AvpName, AvpSel, AvpTrackSide, Avps, Branch, Config, LogLine, LogSink,
     MsgCtx, Proto, Vars, level,
 };
+pub use parked::Detached;
 pub use registry::{Args, FnImpl, Pending, Registry, Ret};
 pub use value::Value;
 pub use vm::E_SCRIPT;

@@ -313,6 +313,14 @@ pub static BUILTINS: &[(&str, &str, BuiltinFn)] = &[
     ("textops", "is_method", super::actions::is_method),
     ("cfgutils", "sleep", super::actions::sleep),
     ("cfgutils", "usleep", super::actions::usleep),
+    ("sl", "sl_send_reply", crate::proxy::sl::sl_send_reply),
+    ("sl", "sl_reply_error", crate::proxy::sl::sl_reply_error),
+    (
+        "maxfwd",
+        "mf_process_maxfwd_header",
+        crate::proxy::maxfwd::mf_process_maxfwd_header,
+    ),
+    ("maxfwd", "is_maxfwd_lt", crate::proxy::maxfwd::is_maxfwd_lt),
 ];
 
 /// Whether a built-in implements `module`'s `name`.

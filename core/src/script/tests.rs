@@ -1002,23 +1002,15 @@ fn load_refuses_damaged_programs() {
 #[test]
 fn load_lists_every_unsupported_function() {
     let p = P::new();
-    let c1 = p.call(
-        "sl",
-        "sl_send_reply",
-        vec![p.str_arg("404"), p.str_arg("Not Found")],
-    );
+    let c1 = p.call("rr", "record_route", vec![]);
     let c2 = p.call("tm", "t_relay", vec![]);
-    let c3 = p.call(
-        "sl",
-        "sl_send_reply",
-        vec![p.str_arg("483"), p.str_arg("Too Many Hops")],
-    );
+    let c3 = p.call("rr", "record_route", vec![]);
     let c4 = p.call("core", "setflag", vec![Arg::Flag(1)]);
     p.main(vec![Op::Call(c1), Op::Call(c2), Op::Call(c3), Op::Call(c4)]);
     let e = p.load_err();
     assert_eq!(
         e.to_string(),
-        "not supported yet: sl_send_reply (sl), t_relay (tm)"
+        "not supported yet: record_route (rr), t_relay (tm)"
     );
 }
 

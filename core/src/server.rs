@@ -1,0 +1,412 @@
+//! Starting and stopping the router: listen addresses from the config and
+//! the command line, `myself`, the sockets of every shard, the shard
+//! threads, signals (SIGTERM/SIGINT stop, SIGHUP reopens the log) and the
+//! counters printed at exit.
+
+use std::net::{IpAddr, SocketAddr, UdpSocket};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use ser_cfg::ast::RouteKind;
+use ser_cfg::ir::{ConstValue, Program};
+
+use crate::cli::{self, ListenHost, ListenSpec, Options, PollMethod, Proto as CliProto};
+use crate::net::{Backend, socket};
+use crate::proxy::{Local, LocalSocket, host_text};
+use crate::script::ctx::Config;
+use crate::script::{Registry, Script};
+use crate::shard::{self, Shared, Stats};
+use crate::sip::limits::Limits;
+
+/// Exit code when a shard dies (EX_SOFTWARE).
+pub const EXIT_SHARD_DIED: u8 = 70;
+
+/// The core parameters the transport reads, from the program's globals.
+#[derive(Debug, Default)]
+struct Globals {
+    listen: Vec<String>,
+    port: Option<u16>,
+    children: Option<usize>,
+    aliases: Vec<String>,
+    advertised_address: Option<String>,
+    advertised_port: Option<u16>,
+    sip_warning: bool,
+    server_signature: bool,
+    log_stderror: bool,
+}
+
+fn globals(p: &Program) -> Result<Globals, String> {
+    let mut g = Globals {
+        server_signature: true,
+        ..Globals::default()
+    };
+    for gl in &p.globals {
+        let name = p.str(gl.name);
+        let text = match gl.value {
+            ConstValue::Str(s) => p.str(s).to_string(),
+            ConstValue::Int(n) => n.to_string(),
+            ConstValue::Bool(b) => u8::from(b).to_string(),
+        };
+        let flag = match gl.value {
+            ConstValue::Bool(b) => b,
+            ConstValue::Int(n) => n != 0,
+            ConstValue::Str(s) => matches!(p.str(s), "yes" | "on" | "true" | "1"),
+        };
+        let port = || -> Result<u16, String> {
+            text.parse::<u16>()
+                .ok()
+                .filter(|&n| n > 0)
+                .ok_or_else(|| format!("{name}={text}: expected a port, 1-65535"))
+        };
+        match name {
+            "listen" => g.listen.push(text),
+            "port" => g.port = Some(port()?),
+            "children" => {
+                let n = text
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|n| (1..=usize::from(cli::MAX_SHARDS)).contains(n))
+                    .ok_or_else(|| format!("children={text}: expected 1-{}", cli::MAX_SHARDS))?;
+                g.children = Some(n);
+            }
+            "alias" => g.aliases.push(text),
+            "advertised_address" => g.advertised_address = Some(text),
+            "advertised_port" => g.advertised_port = Some(port()?),
+            "sip_warning" => g.sip_warning = flag,
+            "server_signature" => g.server_signature = flag,
+            "log_stderror" => g.log_stderror = flag,
+            _ => {}
+        }
+    }
+    Ok(g)
+}
+
+/// The UDP addresses to listen on: `-l` when given, else the config's
+/// `listen=`, else every local address. TCP/TLS/SCTP listens are skipped
+/// with a warning (not built yet).
+fn listen_addresses(opts: &Options, g: &Globals) -> Result<Vec<SocketAddr>, String> {
+    let default_port = opts.port.or(g.port).unwrap_or(cli::DEFAULT_PORT);
+    let specs: Vec<ListenSpec> = if !opts.listen.is_empty() {
+        opts.listen.clone()
+    } else {
+        g.listen
+            .iter()
+            .map(|l| {
+                l.parse::<ListenSpec>()
+                    .map_err(|e| format!("listen={l}: {e}"))
+            })
+            .collect::<Result<_, _>>()?
+    };
+    let mut out = Vec::new();
+    for s in &specs {
+        if let Some(p) = s.proto
+            && p != CliProto::Udp
+        {
+            eprintln!(
+                "ser: warning: listen {s}: {} is not built yet; skipped",
+                p.as_str()
+            );
+            continue;
+        }
+        let port = s.port.unwrap_or(default_port);
+        let ips: Vec<IpAddr> = match &s.host {
+            ListenHost::V4(a) => vec![IpAddr::V4(*a)],
+            ListenHost::V6(a) => vec![IpAddr::V6(*a)],
+            ListenHost::Name(n) => {
+                // Start-up only: a blocking lookup is fine here.
+                let found: Vec<IpAddr> =
+                    std::net::ToSocketAddrs::to_socket_addrs(&(n.as_str(), port))
+                        .map_err(|e| format!("listen {s}: cannot resolve {n}: {e}"))?
+                        .map(|a| a.ip())
+                        .collect();
+                if found.is_empty() {
+                    return Err(format!("listen {s}: {n} has no address"));
+                }
+                found
+            }
+        };
+        for ip in ips {
+            if ip.is_unspecified() {
+                for a in socket::local_addresses().map_err(|e| e.to_string())? {
+                    out.push(SocketAddr::new(a, port));
+                }
+            } else {
+                out.push(SocketAddr::new(ip, port));
+            }
+        }
+    }
+    if specs.is_empty() {
+        for a in socket::local_addresses().map_err(|e| e.to_string())? {
+            out.push(SocketAddr::new(a, default_port));
+        }
+    }
+    out.sort();
+    out.dedup();
+    if out.is_empty() {
+        return Err("no UDP address to listen on".into());
+    }
+    Ok(out)
+}
+
+/// A random 64-bit key (branch and tag hashes), from the kernel.
+fn random_u64() -> u64 {
+    let mut v: u64 = 0;
+    // SAFETY: fills 8 bytes of a live u64.
+    let n = unsafe { libc::getrandom((&raw mut v).cast(), 8, 0) };
+    if n == 8 {
+        v
+    } else {
+        // Not secret-critical: the branch only needs to be unique.
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(0);
+        t ^ (u64::from(std::process::id()) << 32)
+    }
+}
+
+/// Blocks SIGTERM, SIGINT and SIGHUP in this thread (and so in every thread
+/// started after), to be taken with `sigtimedwait`; ignores SIGPIPE.
+fn block_signals() -> libc::sigset_t {
+    // SAFETY: plain libc signal-set calls on a local set.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGTERM);
+        libc::sigaddset(&mut set, libc::SIGINT);
+        libc::sigaddset(&mut set, libc::SIGHUP);
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+        libc::signal(libc::SIGPIPE, libc::SIG_IGN);
+        set
+    }
+}
+
+/// Waits up to `ms` for one of the blocked signals.
+fn wait_signal(set: &libc::sigset_t, ms: u64) -> Option<i32> {
+    let ts = libc::timespec {
+        tv_sec: (ms / 1000) as libc::time_t,
+        tv_nsec: ((ms % 1000) * 1_000_000) as libc::c_long,
+    };
+    // SAFETY: `set` and `ts` are live; no siginfo is asked for.
+    let s = unsafe { libc::sigtimedwait(set, std::ptr::null_mut(), &ts) };
+    (s > 0).then_some(s)
+}
+
+/// Runs the router on a loaded program until SIGTERM/SIGINT. Returns the
+/// exit code.
+pub fn run(program: Program, opts: &Options, settings: &cli::ProcessSettings) -> u8 {
+    match start(program, opts, settings) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("ser: {e}");
+            cli::EXIT_CONFIG
+        }
+    }
+}
+
+fn start(program: Program, opts: &Options, settings: &cli::ProcessSettings) -> Result<u8, String> {
+    let g = globals(&program)?;
+    let addrs = listen_addresses(opts, &g)?;
+    let shards = opts
+        .shards
+        .map(usize::from)
+        .or(g.children)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+
+    let mut config = Config::from_program(&program);
+    if opts.debug > 0 {
+        config.debug = config.debug.max(i32::from(opts.debug));
+    }
+    let mut sockets_info = Vec::new();
+    for a in &addrs {
+        config
+            .add_myself(&host_text(a.ip()), Some(a.port()))
+            .map_err(|e| e.to_string())?;
+        sockets_info.push(LocalSocket {
+            addr: *a,
+            via_host: g
+                .advertised_address
+                .clone()
+                .unwrap_or_else(|| host_text(a.ip())),
+            via_port: g.advertised_port.unwrap_or(a.port()),
+        });
+    }
+    if let Some(adv) = &g.advertised_address {
+        config
+            .add_myself(adv, g.advertised_port)
+            .map_err(|e| format!("advertised_address: {e}"))?;
+    }
+    for al in &g.aliases {
+        let spec: ListenSpec = al.parse().map_err(|e| format!("alias={al}: {e}"))?;
+        let host = match &spec.host {
+            ListenHost::V4(a) => a.to_string(),
+            ListenHost::V6(a) => format!("[{a}]"),
+            ListenHost::Name(n) => n.clone(),
+        };
+        config
+            .add_myself(&host, spec.port)
+            .map_err(|e| format!("alias={al}: {e}"))?;
+    }
+    let local = Local {
+        sockets: sockets_info,
+        sip_warning: g.sip_warning,
+        server_signature: g.server_signature,
+        secret: random_u64(),
+    };
+    let reply_route = program
+        .routes
+        .iter()
+        .position(|r| r.kind == RouteKind::OnReply && r.name.is_none())
+        .map(|i| i as ser_cfg::ir::RouteId);
+    let script = Script::load(program, &Registry::builtin()).map_err(|e| format!("config: {e}"))?;
+
+    // Every shard's sockets, bound now so that errors show before start.
+    let mut per_shard: Vec<Vec<UdpSocket>> = Vec::with_capacity(shards);
+    for _ in 0..shards {
+        let mut v = Vec::with_capacity(addrs.len());
+        for a in &addrs {
+            v.push(
+                socket::bind_udp(*a, opts.rcvbuf, None)
+                    .map_err(|e| format!("cannot listen on udp:{a}: {e}"))?,
+            );
+        }
+        per_shard.push(v);
+    }
+    if let Some(first) = per_shard.first().and_then(|v| v.first())
+        && let Ok((r, s)) = socket::buffer_sizes(first)
+    {
+        eprintln!("ser: socket buffers: receive {r} bytes, send {s} bytes");
+    }
+    settings
+        .apply()
+        .map_err(|e| format!("cannot apply -w/-P/-u/-g: {e}"))?;
+
+    let shared = Arc::new(Shared {
+        script,
+        config,
+        local,
+        shards,
+        limits: Limits::default(),
+        reply_route,
+        stop: AtomicBool::new(false),
+    });
+    let (links, wakers) = shard::handoff::mesh(shards).map_err(|e| e.to_string())?;
+    let backend = match opts.poll_method {
+        Some(PollMethod::Epoll) => Backend::Epoll,
+        _ => Backend::Uring,
+    };
+    let sigset = block_signals();
+    if !(opts.log_stderr || g.log_stderror) {
+        crate::log::use_syslog("ser", libc::LOG_DAEMON);
+    }
+    let ncpu = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let (tx, rx) = std::sync::mpsc::channel();
+    let mut handles: Vec<JoinHandle<Stats>> = Vec::with_capacity(shards);
+    for (i, (l, socks)) in links.into_iter().zip(per_shard).enumerate() {
+        let shared = shared.clone();
+        let tx = tx.clone();
+        let h = std::thread::Builder::new()
+            .name(format!("ser-shard-{i}"))
+            .spawn(move || {
+                if shards <= ncpu
+                    && let Err(e) = socket::pin_current_thread(i % ncpu)
+                {
+                    eprintln!("ser: shard {i}: cannot pin to CPU {}: {e}", i % ncpu);
+                }
+                shard::run(shared, l, socks, backend, tx)
+            })
+            .map_err(|e| format!("cannot start shard {i}: {e}"))?;
+        handles.push(h);
+    }
+    drop(tx);
+    let mut used = None;
+    let mut notes = Vec::new();
+    for _ in 0..shards {
+        match rx.recv_timeout(Duration::from_secs(10)) {
+            Ok(Ok((b, note))) => {
+                used = Some(b);
+                notes.extend(note);
+            }
+            Ok(Err(e)) => {
+                stop_all(&shared, &wakers, handles);
+                return Err(e);
+            }
+            Err(_) => {
+                stop_all(&shared, &wakers, handles);
+                return Err("a shard did not start within 10 s".into());
+            }
+        }
+    }
+    notes.dedup();
+    for n in &notes {
+        eprintln!("ser: {n}");
+    }
+    let listen: Vec<String> = addrs
+        .iter()
+        .map(|a| format!("udp:{}:{}", host_text(a.ip()), a.port()))
+        .collect();
+    eprintln!(
+        "ser: listening on {}; {shards} shard{} using {}",
+        listen.join(", "),
+        if shards == 1 { "" } else { "s" },
+        used.unwrap_or(backend).as_str()
+    );
+
+    // Wait for a signal or a dead shard.
+    let mut code = cli::EXIT_OK;
+    loop {
+        match wait_signal(&sigset, 200) {
+            Some(libc::SIGHUP) => crate::log::reopen(),
+            Some(_) => break,
+            None => {}
+        }
+        if let Some(i) = handles.iter().position(|h| h.is_finished()) {
+            eprintln!("ser: shard {i} stopped unexpectedly; stopping the router");
+            code = EXIT_SHARD_DIED;
+            break;
+        }
+    }
+    let totals = stop_all(&shared, &wakers, handles);
+    if totals.iter().any(Option::is_none) {
+        code = EXIT_SHARD_DIED;
+    }
+    let mut sum = Stats::default();
+    for (i, s) in totals.iter().enumerate() {
+        match s {
+            Some(s) => {
+                eprintln!(
+                    "ser: shard {i}: received {} datagrams, handed off {}, handed in {}, sent {}, send errors {}",
+                    s.received, s.handed_off, s.handed_in, s.sent, s.send_errors
+                );
+                sum.add(s);
+            }
+            None => eprintln!("ser: shard {i}: crashed (see the message above)"),
+        }
+    }
+    eprintln!(
+        "ser: total: received {} datagrams, handed off {}, sent {}, send errors {}",
+        sum.received, sum.handed_off, sum.sent, sum.send_errors
+    );
+    if sum.bad + sum.ring_full + sum.panics > 0 {
+        eprintln!(
+            "ser: total: not SIP {}, handled off-owner (ring full) {}, panics {}",
+            sum.bad, sum.ring_full, sum.panics
+        );
+    }
+    Ok(code)
+}
+
+/// Stops every shard and collects its counters (`None`: it panicked).
+fn stop_all(
+    shared: &Shared,
+    wakers: &[shard::handoff::Waker],
+    handles: Vec<JoinHandle<Stats>>,
+) -> Vec<Option<Stats>> {
+    shared.stop.store(true, Ordering::Release);
+    for w in wakers {
+        w.wake();
+    }
+    handles.into_iter().map(|h| h.join().ok()).collect()
+}

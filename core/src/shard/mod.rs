@@ -1,0 +1,423 @@
+//! Shards: one thread per core, each with its own sockets and I/O driver
+//! ([`crate::net`]), its timer wheel ([`timer`]) and its links to the other
+//! shards ([`handoff`]).
+//!
+//! A datagram is parsed where it arrives; its owner is
+//! `hash(Call-ID) % shards` ([`owner`]). A message owned by another shard is
+//! copied into that shard's ring and handled there; replies leave from the
+//! owner's socket for the same local address. The owner runs the script
+//! and carries out what it asked ([`crate::proxy`]).
+//!
+//! The loop of a shard: take the messages other shards handed over, fire
+//! due timers, then wait on the driver (sends go out in the same system
+//! call) no longer than the next timer, and handle what arrived. Before
+//! blocking it marks itself asleep so that other shards wake it; after a
+//! turn it wakes, once, the peers it handed messages to.
+
+pub mod handoff;
+pub mod owner;
+pub mod timer;
+
+use std::net::{SocketAddr, UdpSocket};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use ser_cfg::ir::RouteId;
+
+use crate::net::{Backend, Driver, Outbox, Received, SockId};
+use crate::proxy::{self, Local};
+use crate::script::ctx::{Config, MsgCtx, Proto, level};
+use crate::script::{Detached, Outcome, Pending, Script, Suspension};
+use crate::sip::limits::Limits;
+use crate::sip::msg::{SipMsg, Transport};
+
+use handoff::{Handoff, Links};
+use timer::TimerWheel;
+
+/// Messages taken from the inbound rings per turn, so that handed-over
+/// work cannot starve the sockets.
+const INBOUND_PER_TURN: usize = 256;
+
+/// What every shard shares, read-only.
+pub struct Shared {
+    pub script: Script,
+    pub config: Config,
+    pub local: Local,
+    pub shards: usize,
+    pub limits: Limits,
+    /// The unnamed `onreply_route`, run for every reply.
+    pub reply_route: Option<RouteId>,
+    /// Set by the main thread to stop every shard.
+    pub stop: AtomicBool,
+}
+
+/// Counters of one shard, printed at exit.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Datagrams received from the sockets.
+    pub received: u64,
+    /// Messages handed to their owner shard.
+    pub handed_off: u64,
+    /// Messages other shards handed to this one.
+    pub handed_in: u64,
+    /// Datagrams sent.
+    pub sent: u64,
+    pub send_errors: u64,
+    /// Datagrams that were not SIP (or cut by the buffer size).
+    pub bad: u64,
+    /// Messages handled here because the owner's ring was full.
+    pub ring_full: u64,
+    /// Eventfd writes to wake other shards.
+    pub wakeups: u64,
+    /// Messages whose handling panicked (a bug; logged).
+    pub panics: u64,
+}
+
+impl Stats {
+    pub fn add(&mut self, o: &Stats) {
+        self.received += o.received;
+        self.handed_off += o.handed_off;
+        self.handed_in += o.handed_in;
+        self.sent += o.sent;
+        self.send_errors += o.send_errors;
+        self.bad += o.bad;
+        self.ring_full += o.ring_full;
+        self.wakeups += o.wakeups;
+        self.panics += o.panics;
+    }
+}
+
+/// How a shard started: which driver runs, and why not io_uring if it was
+/// asked for.
+pub type Started = Result<(Backend, Option<String>), String>;
+
+/// A run suspended until a timer (`sleep`).
+struct Parked {
+    data: Vec<u8>,
+    sock: SockId,
+    state: Detached,
+    suspension: Suspension,
+}
+
+/// Timer wheel payloads.
+enum Timer {
+    Resume(Box<Parked>),
+}
+
+/// The shard's state apart from its driver and outbox (which the driver's
+/// callback borrows separately).
+struct Worker {
+    id: usize,
+    shared: Arc<Shared>,
+    links: Links,
+    timers: TimerWheel<Timer>,
+    sends: Vec<proxy::Send>,
+    stats: Stats,
+    next_msg_id: u64,
+}
+
+/// Runs shard `id` until [`Shared::stop`]; returns its counters. `sockets`
+/// are this shard's sockets (one per listen address, same order on every
+/// shard); `started` gets the driver's start-up result once.
+pub fn run(
+    shared: Arc<Shared>,
+    links: Links,
+    sockets: Vec<UdpSocket>,
+    backend: Backend,
+    started: std::sync::mpsc::Sender<Started>,
+) -> Stats {
+    let id = links.id;
+    let (mut driver, note) = match Driver::open(sockets, links.waker().fd(), backend) {
+        Ok(d) => d,
+        Err(e) => {
+            let _ = started.send(Err(format!("shard {id}: cannot start its I/O: {e}")));
+            return Stats::default();
+        }
+    };
+    let _ = started.send(Ok((driver.backend(), note)));
+    let mut w = Worker {
+        id,
+        shared,
+        links,
+        timers: TimerWheel::new(Instant::now()),
+        sends: Vec::new(),
+        stats: Stats::default(),
+        next_msg_id: (id as u64) << 48,
+    };
+    let mut out = Outbox::new();
+    loop {
+        w.take_inbound(&mut out);
+        w.fire_timers(&mut out);
+        if w.shared.stop.load(Ordering::Acquire) {
+            break;
+        }
+        let timeout = w
+            .timers
+            .next_deadline()
+            .map(|d| d.saturating_duration_since(Instant::now()));
+        w.links.waker().going_to_sleep();
+        let r = if w.links.has_inbound() {
+            // Something arrived meanwhile: send, but do not block.
+            driver.wait(&mut out, Some(std::time::Duration::ZERO))
+        } else {
+            driver.wait(&mut out, timeout)
+        };
+        w.links.waker().awake();
+        if let Err(e) = r {
+            w.log(level::L_ERR, &format!("I/O wait failed: {e}"));
+        }
+        match driver.poll(&mut out, |rcv, out| w.on_datagram(rcv, out)) {
+            Ok(t) => {
+                w.stats.sent += t.sent as u64;
+                w.stats.send_errors += t.send_errors as u64;
+            }
+            Err(e) => w.log(level::L_ERR, &format!("I/O poll failed: {e}")),
+        }
+        w.stats.wakeups += w.links.wake_peers() as u64;
+    }
+    // Stopping: what is queued still goes out.
+    let before = out.len() as u64;
+    match driver.flush(&mut out) {
+        Ok(()) => w.stats.sent += before,
+        Err(e) => w.log(level::L_ERR, &format!("flush at exit failed: {e}")),
+    }
+    w.stats
+}
+
+impl Worker {
+    fn log(&self, lvl: i32, text: &str) {
+        crate::log::write(
+            self.shared.config.debug,
+            lvl,
+            &format!("shard {}: {text}", self.id),
+        );
+    }
+
+    fn take_inbound(&mut self, out: &mut Outbox) {
+        let mut taken = Vec::new();
+        self.links
+            .drain_inbound(INBOUND_PER_TURN, |h| taken.push(h));
+        for h in taken {
+            self.stats.handed_in += 1;
+            self.guarded(h.src, |w| w.on_owned_bytes(&h.data, h.sock, h.src, out));
+        }
+    }
+
+    fn fire_timers(&mut self, out: &mut Outbox) {
+        let mut due = Vec::new();
+        self.timers.expire(Instant::now(), |t| due.push(t));
+        for t in due {
+            match t {
+                Timer::Resume(p) => {
+                    let src = p.state_src();
+                    self.guarded(src, |w| w.resume(*p, out));
+                }
+            }
+        }
+    }
+
+    /// Runs `f`, turning a panic into a logged, counted error so that one
+    /// bad message never takes the shard down silently.
+    fn guarded(&mut self, src: SocketAddr, f: impl FnOnce(&mut Worker)) {
+        if let Err(p) = catch_unwind(AssertUnwindSafe(|| f(self))) {
+            self.stats.panics += 1;
+            let what = p
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| p.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".into());
+            self.log(
+                level::L_CRIT,
+                &format!("BUG: handling a message from {src} panicked ({what}); message dropped"),
+            );
+        }
+    }
+
+    /// A datagram from a socket: parse, find the owner, hand over or
+    /// handle.
+    fn on_datagram(&mut self, rcv: Received<'_>, out: &mut Outbox) {
+        self.stats.received += 1;
+        if rcv.truncated {
+            self.stats.bad += 1;
+            self.log(
+                level::L_WARN,
+                &format!(
+                    "datagram from {} longer than the receive buffer; dropped",
+                    rcv.src
+                ),
+            );
+            return;
+        }
+        let (sock, src, data) = (rcv.sock, rcv.src, rcv.data);
+        if self.shared.shards > 1 {
+            let owner = match SipMsg::parse_with(data, Transport::Datagram, &self.shared.limits) {
+                Ok(m) => m
+                    .call_id()
+                    .ok()
+                    .map(|c| owner::owner(c, self.shared.shards)),
+                Err(_) => None,
+            };
+            if let Some(o) = owner.filter(|&o| o != self.id) {
+                let h = Handoff {
+                    sock,
+                    src,
+                    data: data.to_vec(),
+                };
+                match self.links.send(o, h) {
+                    Ok(()) => {
+                        self.stats.handed_off += 1;
+                        return;
+                    }
+                    Err(_) => self.stats.ring_full += 1,
+                }
+            }
+        }
+        self.guarded(src, |w| w.on_owned_bytes(data, sock, src, out));
+    }
+
+    /// A message this shard owns (or that has no owner: not SIP).
+    fn on_owned_bytes(&mut self, data: &[u8], sock: SockId, src: SocketAddr, out: &mut Outbox) {
+        let shared = self.shared.clone();
+        let msg = match SipMsg::parse_with(data, Transport::Datagram, &shared.limits) {
+            Ok(m) => m,
+            Err(e) => {
+                self.stats.bad += 1;
+                if shared.config.debug >= level::L_DBG {
+                    self.log(
+                        level::L_DBG,
+                        &format!("bad message from {src}: {}", e.reason()),
+                    );
+                }
+                proxy::reject(data, &e, src, sock, &shared.local, &mut self.sends);
+                self.flush_sends(out);
+                return;
+            }
+        };
+        let local_addr = self.local_addr(sock);
+        if msg.is_request() {
+            // The ACK to a reply sl sent ends here, as in SER's sl module.
+            if matches!(msg.method(), Some(crate::sip::method::Method::Ack))
+                && proxy::sl::is_local_ack(&msg, &shared.local)
+            {
+                return;
+            }
+            let mut ctx = MsgCtx::new(&msg, &shared.config, src, local_addr, Proto::Udp);
+            ctx.msg_id = self.next_msg_id;
+            self.next_msg_id += 1;
+            let outcome = shared.script.run_main(&mut ctx);
+            self.after_request(ctx, outcome, sock, out);
+        } else {
+            self.on_reply(&msg, sock, src, out);
+        }
+    }
+
+    fn local_addr(&self, sock: SockId) -> SocketAddr {
+        self.shared
+            .local
+            .sockets
+            .get(sock as usize)
+            .map(|s| s.addr)
+            .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)))
+    }
+
+    /// The request route finished or suspended.
+    fn after_request(
+        &mut self,
+        mut ctx: MsgCtx<'_, '_>,
+        outcome: Outcome,
+        sock: SockId,
+        out: &mut Outbox,
+    ) {
+        let shared = self.shared.clone();
+        match outcome {
+            // `drop` ends the script as `exit` does; what it asked before
+            // (a reply, a forward) still happens, as in SER.
+            Outcome::Finished { .. } => {
+                proxy::finish_request(&mut ctx, sock, &shared.local, &mut self.sends);
+                self.flush_sends(out);
+            }
+            Outcome::Suspended(s) => {
+                match s.pending {
+                    Pending::Sleep { until } => {
+                        let parked = Parked {
+                            data: ctx.msg.buf().to_vec(),
+                            sock,
+                            state: ctx.detach(),
+                            suspension: s,
+                        };
+                        self.timers.insert(until, Timer::Resume(Box::new(parked)));
+                    }
+                    Pending::Token { kind, .. } => {
+                        ctx.log(
+                        level::L_ERR,
+                        &format!("script waits for `{kind}`, which nothing answers yet; message dropped"),
+                    );
+                    }
+                }
+            }
+        }
+    }
+
+    /// A timer ended a `sleep`: the run goes on where it stopped.
+    fn resume(&mut self, p: Parked, out: &mut Outbox) {
+        let shared = self.shared.clone();
+        let Ok(msg) = SipMsg::parse_with(&p.data, Transport::Datagram, &shared.limits) else {
+            return;
+        };
+        let mut ctx = p.state.attach(&msg, &shared.config);
+        let outcome = shared.script.resume(p.suspension, &mut ctx, 1);
+        self.after_request(ctx, outcome, p.sock, out);
+    }
+
+    /// A reply: `onreply_route` (if any), then stateless forwarding by the
+    /// second Via.
+    fn on_reply(&mut self, msg: &SipMsg<'_>, sock: SockId, src: SocketAddr, out: &mut Outbox) {
+        let shared = self.shared.clone();
+        let local_addr = self.local_addr(sock);
+        let mut ctx = MsgCtx::new(msg, &shared.config, src, local_addr, Proto::Udp);
+        if let Some(r) = shared.reply_route {
+            match shared.script.run(r, &mut ctx) {
+                Outcome::Finished { dropped: true, .. } => return,
+                Outcome::Finished { .. } => {}
+                Outcome::Suspended(_) => {
+                    ctx.log(
+                        level::L_ERR,
+                        "onreply_route cannot wait (sleep); reply forwarded at once",
+                    );
+                }
+            }
+        }
+        let forwarded = proxy::forward_reply(
+            msg,
+            &ctx.edits,
+            &shared.config,
+            &shared.local,
+            sock,
+            &mut self.sends,
+        );
+        if let Err(why) = forwarded
+            && shared.config.debug >= level::L_DBG
+        {
+            self.log(
+                level::L_DBG,
+                &format!("reply from {src} not forwarded: {why}"),
+            );
+        }
+        self.flush_sends(out);
+    }
+
+    /// Moves what the proxy layer built into the outbox.
+    fn flush_sends(&mut self, out: &mut Outbox) {
+        for s in self.sends.drain(..) {
+            out.push(s.sock, s.dst, s.data);
+        }
+    }
+}
+
+impl Parked {
+    fn state_src(&self) -> SocketAddr {
+        self.state.src()
+    }
+}

@@ -1,0 +1,306 @@
+//! The running router as a stateless proxy, over real UDP sockets: a test
+//! UAC and UAS on 127.0.0.1 talk through `ser`, for each I/O driver
+//! (io_uring; epoll by `-W epoll`; epoll because seccomp refuses
+//! io_uring).
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use ser_tests::router::{Peer, Router, Start, first_line, header, headers};
+
+const CONFIG: &str = r#"#!KAMAILIO
+listen=udp:127.0.0.1:{PORT}
+loadmodule "sl.so"
+loadmodule "maxfwd.so"
+
+request_route {
+    if (!mf_process_maxfwd_header("10")) {
+        sl_send_reply("483", "Too Many Hops");
+        exit;
+    }
+    if (msg:len > 2048) {
+        sl_send_reply("513", "Message Too Large");
+        exit;
+    }
+    if (method == "OPTIONS" && uri == myself) {
+        sl_send_reply("200", "OK");
+        exit;
+    }
+    forward();
+}
+"#;
+
+const WAIT: Duration = Duration::from_secs(3);
+const QUIET: Duration = Duration::from_millis(300);
+
+fn invite(uas_port: u16, call_id: &str, max_forwards: u32, extra: &str) -> String {
+    format!(
+        "INVITE sip:bob@127.0.0.1:{uas_port} SIP/2.0\r\n\
+         Via: SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bK-{call_id};rport\r\n\
+         Max-Forwards: {max_forwards}\r\n\
+         From: <sip:alice@example.com>;tag=a1\r\n\
+         To: <sip:bob@example.com>\r\n\
+         Call-ID: {call_id}\r\n\
+         CSeq: 1 INVITE\r\n\
+         Contact: <sip:alice@192.0.2.10>\r\n\
+         {extra}\
+         Content-Length: 0\r\n\r\n"
+    )
+}
+
+/// A reply the UAS builds from a request it got: same Vias, From, To (with
+/// a tag), Call-ID and CSeq.
+fn reply_to(req: &str, code: u16, reason: &str) -> String {
+    let mut out = format!("SIP/2.0 {code} {reason}\r\n");
+    for v in headers(req, "Via") {
+        out.push_str(&format!("Via: {v}\r\n"));
+    }
+    for h in ["From", "Call-ID", "CSeq"] {
+        out.push_str(&format!("{h}: {}\r\n", header(req, h).unwrap()));
+    }
+    out.push_str(&format!("To: {};tag=uas\r\n", header(req, "To").unwrap()));
+    out.push_str("Content-Length: 0\r\n\r\n");
+    out
+}
+
+fn starts(how: &str) -> Start<'static> {
+    match how {
+        "uring" => Start::default(),
+        "epoll" => Start {
+            args: &["-W", "epoll"],
+            ..Start::default()
+        },
+        "seccomp" => Start {
+            deny_io_uring: true,
+            ..Start::default()
+        },
+        _ => unreachable!(),
+    }
+}
+
+/// Runs a test body once per driver.
+macro_rules! each_driver {
+    ($($name:ident => $body:expr;)*) => {
+        $(mod $name {
+            use super::*;
+            #[test] fn uring() { ($body)("uring") }
+            #[test] fn epoll() { ($body)("epoll") }
+        })*
+    };
+}
+
+each_driver! {
+    relays_requests_and_replies => |how| {
+        let r = Router::start(CONFIG, &starts(how));
+        let (uac, uas) = (Peer::new(), Peer::new());
+        uac.send(r.addr(), invite(uas.port(), "relay-1", 70, "").as_bytes());
+        let (req, from) = uas.recv(WAIT).expect("the UAS gets the INVITE");
+        assert_eq!(from, r.addr(), "sent from the listening socket");
+        assert_eq!(first_line(&req), format!("INVITE sip:bob@127.0.0.1:{} SIP/2.0", uas.port()));
+        let vias = headers(&req, "Via");
+        assert_eq!(vias.len(), 2, "{req}");
+        assert!(
+            vias[0].starts_with(&format!("SIP/2.0/UDP 127.0.0.1:{};branch=z9hG4bK", r.port)),
+            "our Via on top: {}", vias[0]
+        );
+        // RFC 3581: the UAC asked for rport; received is the source IP.
+        assert!(vias[1].starts_with("SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bK-relay-1"), "{}", vias[1]);
+        assert!(vias[1].contains(&format!("rport={}", uac.port())), "{}", vias[1]);
+        assert!(vias[1].contains("received=127.0.0.1"), "{}", vias[1]);
+        assert_eq!(header(&req, "Max-Forwards"), Some("69"));
+
+        // A retransmission gets the same branch (stateless, RFC 3261 16.11).
+        uac.send(r.addr(), invite(uas.port(), "relay-1", 70, "").as_bytes());
+        let (again, _) = uas.recv(WAIT).expect("the retransmission is relayed");
+        assert_eq!(headers(&again, "Via")[0], vias[0]);
+
+        // Replies go back by the second Via, without ours.
+        for (code, reason) in [(180, "Ringing"), (200, "OK")] {
+            uas.send(r.addr(), reply_to(&req, code, reason).as_bytes());
+            let (rep, from) = uac.recv(WAIT).expect("the UAC gets the reply");
+            assert_eq!(from, r.addr());
+            assert_eq!(first_line(&rep), format!("SIP/2.0 {code} {reason}"));
+            assert_eq!(headers(&rep, "Via"), vec![vias[1]]);
+        }
+        let (code, err) = r.stop();
+        assert_eq!(code, Some(0), "{err}");
+        assert!(err.contains("total: received 4 datagrams"), "{err}");
+    };
+
+    answers_options_and_refuses_hops_and_size => |how| {
+        let r = Router::start(CONFIG, &starts(how));
+        let uac = Peer::new();
+        let options = format!(
+            "OPTIONS sip:127.0.0.1:{} SIP/2.0\r\n\
+             Via: SIP/2.0/UDP 127.0.0.1:{};branch=z9hG4bK-o1\r\n\
+             Max-Forwards: 70\r\nFrom: <sip:a@x>;tag=1\r\nTo: <sip:127.0.0.1>\r\n\
+             Call-ID: opt-1\r\nCSeq: 7 OPTIONS\r\nContent-Length: 0\r\n\r\n",
+            r.port,
+            uac.port()
+        );
+        uac.send(r.addr(), options.as_bytes());
+        let (rep, _) = uac.recv(WAIT).expect("OPTIONS answered");
+        assert_eq!(first_line(&rep), "SIP/2.0 200 OK");
+        assert_eq!(header(&rep, "CSeq"), Some("7 OPTIONS"));
+        assert_eq!(header(&rep, "Call-ID"), Some("opt-1"));
+        assert!(header(&rep, "To").unwrap().contains(";tag="), "{rep}");
+        assert!(header(&rep, "Server").is_some_and(|s| s.starts_with("ser")), "{rep}");
+
+        // Max-Forwards: 0 → 483, sent to the Via port (no rport asked).
+        let uas = Peer::new();
+        let zero = invite(uas.port(), "hops-1", 0, "").replace(
+            "192.0.2.10:5060;branch=z9hG4bK-hops-1;rport",
+            &format!("127.0.0.1:{};branch=z9hG4bK-hops-1", uac.port()),
+        );
+        uac.send(r.addr(), zero.as_bytes());
+        let (rep, _) = uac.recv(WAIT).expect("483");
+        assert_eq!(first_line(&rep), "SIP/2.0 483 Too Many Hops");
+        assert!(uas.recv(QUIET).is_none(), "nothing relayed");
+        // The ACK to that local reply is absorbed (sl), not relayed.
+        let to = header(&rep, "To").unwrap();
+        let ack = zero
+            .replacen("INVITE sip:", "ACK sip:", 1)
+            .replace("CSeq: 1 INVITE", "CSeq: 1 ACK")
+            .replace("To: <sip:bob@example.com>", &format!("To: {to}"))
+            .replace("Max-Forwards: 0", "Max-Forwards: 70");
+        uac.send(r.addr(), ack.as_bytes());
+        assert!(uas.recv(QUIET).is_none(), "ACK to a local reply absorbed");
+        assert!(uac.recv(QUIET).is_none(), "and not answered");
+
+        // Longer than 2048 bytes → 513 (the seeds compare with max_len, the
+        // receive buffer size; a literal makes the test message small).
+        let pad = format!("X-Pad: {}\r\n", "p".repeat(2100));
+        let big = invite(uas.port(), "big-1", 70, &pad);
+        uac.send(r.addr(), big.as_bytes());
+        let (rep, _) = uac.recv(WAIT).expect("513");
+        assert_eq!(first_line(&rep), "SIP/2.0 513 Message Too Large");
+        assert!(uas.recv(QUIET).is_none(), "nothing relayed");
+
+        // A request the parser refuses (a header line without a colon)
+        // → 400 naming the fault, sent back by the Via.
+        let broken = format!(
+            "INVITE sip:bob@127.0.0.1:{} SIP/2.0\r\n\
+             Via: SIP/2.0/UDP 127.0.0.1:{};branch=z9hG4bK-b\r\n\
+             CSeq: 1 INVITE\r\nCall-ID: b1\r\nFrom: <sip:a@x>;tag=1\r\n\
+             To: <sip:b@x>\r\nThis line has no colon\r\nContent-Length: 0\r\n\r\n",
+            uas.port(),
+            uac.port()
+        );
+        uac.send(r.addr(), broken.as_bytes());
+        let (rep, _) = uac.recv(WAIT).expect("400");
+        assert!(first_line(&rep).starts_with("SIP/2.0 400 "), "{rep}");
+        assert_eq!(header(&rep, "Call-ID"), Some("b1"), "{rep}");
+        assert!(uas.recv(QUIET).is_none(), "nothing relayed");
+
+        // A reply whose top Via is not ours is dropped.
+        let stray = reply_to(&invite(uas.port(), "stray-1", 70, ""), 200, "OK");
+        uas.send(r.addr(), stray.as_bytes());
+        assert!(uac.recv(QUIET).is_none(), "stray reply dropped");
+        let (code, err) = r.stop();
+        assert_eq!(code, Some(0), "{err}");
+    };
+
+    owner_shard_handles_every_message => |how| {
+        let mut args: Vec<&str> = vec!["-n", "2"];
+        let mut start = starts(how);
+        args.extend_from_slice(start.args);
+        let args: &'static [&'static str] = Box::leak(args.into_boxed_slice());
+        start.args = args;
+        let r = Router::start(CONFIG, &start);
+        assert!(r.stderr().contains("2 shards"), "{}", r.stderr());
+        let uas = Peer::new();
+        let uacs: Vec<Peer> = (0..16).map(|_| Peer::new()).collect();
+        let mut sent = HashMap::new();
+        for (i, uac) in uacs.iter().enumerate() {
+            for j in 0..8 {
+                let cid = format!("own-{i}-{j}");
+                uac.send(r.addr(), invite(uas.port(), &cid, 70, "").as_bytes());
+                sent.insert(cid, i);
+            }
+        }
+        let mut got = 0;
+        while let Some((req, _)) = uas.recv(WAIT) {
+            let cid = header(&req, "Call-ID").unwrap().to_string();
+            assert!(sent.contains_key(&cid), "{cid}");
+            uas.send(r.addr(), reply_to(&req, 200, "OK").as_bytes());
+            got += 1;
+            if got == sent.len() {
+                break;
+            }
+        }
+        assert_eq!(got, sent.len(), "every request relayed once");
+        for uac in &uacs {
+            for _ in 0..8 {
+                let (rep, _) = uac.recv(WAIT).expect("every reply comes back");
+                assert_eq!(first_line(&rep), "SIP/2.0 200 OK");
+            }
+        }
+        let (code, err) = r.stop();
+        assert_eq!(code, Some(0), "{err}");
+        // Sent from 17 source ports to 2 SO_REUSEPORT sockets: some land on
+        // the shard that does not own their Call-ID and are handed over.
+        let total = err.lines().find(|l| l.contains("ser: total: received")).expect(&err);
+        assert!(total.contains(&format!("received {} datagrams", 2 * sent.len())), "{total}");
+        let num = |line: &str, key: &str| -> u64 {
+            let at = line.find(key).unwrap() + key.len();
+            line[at..].split(|c: char| !c.is_ascii_digit()).next().unwrap().parse().unwrap()
+        };
+        let off = num(total, "handed off ");
+        assert!(off > 0, "{err}");
+        let handed_in: u64 = err
+            .lines()
+            .filter(|l| l.contains("ser: shard "))
+            .map(|l| num(l, "handed in "))
+            .sum();
+        assert_eq!(handed_in, off, "{err}");
+    };
+}
+
+#[test]
+fn epoll_when_io_uring_is_refused() {
+    let r = Router::start(CONFIG, &starts("seccomp"));
+    let line = r.wait_for("listening on", WAIT).unwrap();
+    assert!(line.ends_with("using epoll"), "{line}");
+    assert!(
+        r.stderr().contains("io_uring unavailable"),
+        "{}",
+        r.stderr()
+    );
+    // And it works.
+    let (uac, uas) = (Peer::new(), Peer::new());
+    uac.send(r.addr(), invite(uas.port(), "sec-1", 70, "").as_bytes());
+    assert!(uas.recv(WAIT).is_some());
+    let (code, _) = r.stop();
+    assert_eq!(code, Some(0));
+}
+
+#[test]
+fn io_uring_by_default_and_sighup_keeps_running() {
+    let r = Router::start(CONFIG, &Start::default());
+    let line = r.wait_for("listening on", WAIT).unwrap();
+    assert!(line.ends_with("using io_uring"), "{line}");
+    r.signal(libc::SIGHUP);
+    std::thread::sleep(Duration::from_millis(100));
+    let (uac, uas) = (Peer::new(), Peer::new());
+    uac.send(r.addr(), invite(uas.port(), "hup-1", 70, "").as_bytes());
+    assert!(uas.recv(WAIT).is_some(), "still relaying after SIGHUP");
+    let (code, err) = r.stop();
+    assert_eq!(code, Some(0), "{err}");
+}
+
+#[test]
+fn refuses_a_config_with_functions_not_built() {
+    let cfg = "#!KAMAILIO\nlisten=udp:127.0.0.1:{PORT}\nloadmodule \"tm.so\"\nrequest_route { t_relay(); }\n";
+    let dir = std::env::temp_dir().join(format!("ser-nb-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("x.cfg");
+    std::fs::write(&path, cfg.replace("{PORT}", "5999")).unwrap();
+    let run = ser_tests::ser(&["-E", "-f", path.to_str().unwrap()]);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(run.code, Some(4), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("not supported yet: t_relay (tm)"),
+        "{}",
+        run.stderr
+    );
+}
