@@ -150,6 +150,36 @@ fn listen_addresses(opts: &Options, g: &Globals) -> Result<Vec<SocketAddr>, Stri
     Ok(out)
 }
 
+/// Attaches the eBPF program that sends each datagram to the shard owning
+/// its Call-ID to every address's SO_REUSEPORT group (through shard 0's
+/// socket; the group's socket order is the shards' bind order). Without
+/// it, messages that land on the wrong shard are handed over in user
+/// space, which still works. `SER_STEERING=0` leaves it off (to measure
+/// the difference).
+fn steer(per_shard: &[Vec<UdpSocket>], shards: usize) {
+    if std::env::var_os("SER_STEERING").is_some_and(|v| v == "0") {
+        eprintln!(
+            "ser: in-kernel steering off (SER_STEERING=0); messages are handed over between shards"
+        );
+        return;
+    }
+    let Ok(n) = u32::try_from(shards) else { return };
+    let result = crate::net::steer::CallIdSteering::load(n).and_then(|prog| {
+        for s in per_shard.first().into_iter().flatten() {
+            prog.attach(s)?;
+        }
+        Ok(prog.depth())
+    });
+    match result {
+        Ok(depth) => eprintln!(
+            "ser: datagrams steered to their owner shard in the kernel (eBPF, Call-ID within the first {depth} bytes)"
+        ),
+        Err(e) => eprintln!(
+            "ser: warning: no in-kernel steering ({e}); messages are handed over between shards"
+        ),
+    }
+}
+
 /// A random 64-bit key (branch and tag hashes), from the kernel.
 fn random_u64() -> u64 {
     let mut v: u64 = 0;
@@ -273,6 +303,9 @@ fn start(program: Program, opts: &Options, settings: &cli::ProcessSettings) -> R
             );
         }
         per_shard.push(v);
+    }
+    if shards > 1 {
+        steer(&per_shard, shards);
     }
     if let Some(first) = per_shard.first().and_then(|v| v.first())
         && let Ok((r, s)) = socket::buffer_sizes(first)

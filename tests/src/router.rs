@@ -49,6 +49,8 @@ impl Drop for TempDir {
 pub struct Start<'a> {
     /// Extra command-line arguments (e.g. `-W epoll`, `-n 2`).
     pub args: &'a [&'a str],
+    /// Extra environment variables (e.g. `SER_STEERING=0`).
+    pub env: &'a [(&'a str, &'a str)],
     /// Install a seccomp filter in the child that makes `io_uring_setup`
     /// fail with ENOSYS, as container runtimes do.
     pub deny_io_uring: bool,
@@ -74,6 +76,7 @@ impl Router {
             .arg(&cfg)
             .arg("-E")
             .args(how.args)
+            .envs(how.env.iter().copied())
             .current_dir(workspace_root())
             .stdin(Stdio::null())
             .stdout(Stdio::null())

@@ -6,6 +6,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
+use ser_core::shard::owner::owner;
 use ser_tests::router::{Peer, Router, Start, first_line, header, headers};
 
 const CONFIG: &str = r#"#!KAMAILIO
@@ -200,60 +201,103 @@ each_driver! {
         assert_eq!(code, Some(0), "{err}");
     };
 
-    owner_shard_handles_every_message => |how| {
-        let mut args: Vec<&str> = vec!["-n", "2"];
-        let mut start = starts(how);
-        args.extend_from_slice(start.args);
-        let args: &'static [&'static str] = Box::leak(args.into_boxed_slice());
-        start.args = args;
-        let r = Router::start(CONFIG, &start);
-        assert!(r.stderr().contains("2 shards"), "{}", r.stderr());
-        let uas = Peer::new();
-        let uacs: Vec<Peer> = (0..16).map(|_| Peer::new()).collect();
-        let mut sent = HashMap::new();
-        for (i, uac) in uacs.iter().enumerate() {
-            for j in 0..8 {
-                let cid = format!("own-{i}-{j}");
-                uac.send(r.addr(), invite(uas.port(), &cid, 70, "").as_bytes());
-                sent.insert(cid, i);
-            }
+    owner_shard_handles_every_message => |how| owner_handles(how, true);
+    owner_shard_handles_every_message_without_steering => |how| owner_handles(how, false);
+}
+
+/// 128 calls from 16 source ports through 2 shards: every request and
+/// reply is handled by the shard owning its Call-ID. With the eBPF program
+/// the kernel delivers each datagram to its owner; without it (by
+/// `SER_STEERING=0`) about half arrive on the other shard and are handed
+/// over.
+fn owner_handles(how: &str, steering: bool) {
+    let mut args: Vec<&str> = vec!["-n", "2"];
+    let mut start = starts(how);
+    args.extend_from_slice(start.args);
+    let args: &'static [&'static str] = Box::leak(args.into_boxed_slice());
+    start.args = args;
+    if !steering {
+        start.env = &[("SER_STEERING", "0")];
+    }
+    let r = Router::start(CONFIG, &start);
+    let err = r.stderr();
+    assert!(err.contains("2 shards"), "{err}");
+    assert_eq!(
+        err.contains("steered to their owner shard in the kernel"),
+        steering,
+        "{err}"
+    );
+    let uas = Peer::new();
+    let uacs: Vec<Peer> = (0..16).map(|_| Peer::new()).collect();
+    let mut sent = HashMap::new();
+    let mut owned = [0u64; 2];
+    for (i, uac) in uacs.iter().enumerate() {
+        for j in 0..8 {
+            let cid = format!("own-{i}-{j}");
+            uac.send(r.addr(), invite(uas.port(), &cid, 70, "").as_bytes());
+            owned[owner(cid.as_bytes(), 2)] += 2; // the INVITE and its 200
+            sent.insert(cid, i);
         }
-        let mut got = 0;
-        while let Some((req, _)) = uas.recv(WAIT) {
-            let cid = header(&req, "Call-ID").unwrap().to_string();
-            assert!(sent.contains_key(&cid), "{cid}");
-            uas.send(r.addr(), reply_to(&req, 200, "OK").as_bytes());
-            got += 1;
-            if got == sent.len() {
-                break;
-            }
+    }
+    let mut got = 0;
+    while let Some((req, _)) = uas.recv(WAIT) {
+        let cid = header(&req, "Call-ID").unwrap().to_string();
+        assert!(sent.contains_key(&cid), "{cid}");
+        uas.send(r.addr(), reply_to(&req, 200, "OK").as_bytes());
+        got += 1;
+        if got == sent.len() {
+            break;
         }
-        assert_eq!(got, sent.len(), "every request relayed once");
-        for uac in &uacs {
-            for _ in 0..8 {
-                let (rep, _) = uac.recv(WAIT).expect("every reply comes back");
-                assert_eq!(first_line(&rep), "SIP/2.0 200 OK");
-            }
+    }
+    assert_eq!(got, sent.len(), "every request relayed once");
+    for uac in &uacs {
+        for _ in 0..8 {
+            let (rep, _) = uac.recv(WAIT).expect("every reply comes back");
+            assert_eq!(first_line(&rep), "SIP/2.0 200 OK");
         }
-        let (code, err) = r.stop();
-        assert_eq!(code, Some(0), "{err}");
-        // Sent from 17 source ports to 2 SO_REUSEPORT sockets: some land on
-        // the shard that does not own their Call-ID and are handed over.
-        let total = err.lines().find(|l| l.contains("ser: total: received")).expect(&err);
-        assert!(total.contains(&format!("received {} datagrams", 2 * sent.len())), "{total}");
-        let num = |line: &str, key: &str| -> u64 {
-            let at = line.find(key).unwrap() + key.len();
-            line[at..].split(|c: char| !c.is_ascii_digit()).next().unwrap().parse().unwrap()
-        };
-        let off = num(total, "handed off ");
-        assert!(off > 0, "{err}");
-        let handed_in: u64 = err
-            .lines()
-            .filter(|l| l.contains("ser: shard "))
-            .map(|l| num(l, "handed in "))
-            .sum();
-        assert_eq!(handed_in, off, "{err}");
+    }
+    let (code, err) = r.stop();
+    assert_eq!(code, Some(0), "{err}");
+    let num = |line: &str, key: &str| -> u64 {
+        let at = line.find(key).unwrap() + key.len();
+        line[at..]
+            .split(|c: char| !c.is_ascii_digit())
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap()
     };
+    let total = err
+        .lines()
+        .find(|l| l.contains("ser: total: received"))
+        .expect(&err);
+    assert_eq!(num(total, "received "), 2 * sent.len() as u64, "{err}");
+    let off = num(total, "handed off ");
+    let mut handed_in = 0;
+    for shard in 0..2 {
+        let line = err
+            .lines()
+            .find(|l| l.starts_with(&format!("ser: shard {shard}: ")))
+            .expect(&err);
+        let handled = num(line, "received ") - num(line, "handed off ") + num(line, "handed in ");
+        assert_eq!(
+            handled, owned[shard],
+            "shard {shard} handles what it owns\n{err}"
+        );
+        handed_in += num(line, "handed in ");
+    }
+    assert_eq!(handed_in, off, "{err}");
+    if steering {
+        assert_eq!(
+            off, 0,
+            "the kernel delivered each datagram to its owner\n{err}"
+        );
+    } else {
+        assert!(
+            off > 0,
+            "16 source ports, 2 shards: some land off-owner\n{err}"
+        );
+    }
 }
 
 #[test]

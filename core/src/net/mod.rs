@@ -19,6 +19,7 @@
 
 pub mod epoll;
 pub mod socket;
+pub mod steer;
 pub mod uring;
 
 use std::io;
