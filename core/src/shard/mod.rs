@@ -251,36 +251,50 @@ impl Worker {
             return;
         }
         let (sock, src, data) = (rcv.sock, rcv.src, rcv.data);
-        if self.shared.shards > 1 {
-            let owner = match SipMsg::parse_with(data, Transport::Datagram, &self.shared.limits) {
-                Ok(m) => m
-                    .call_id()
-                    .ok()
-                    .map(|c| owner::owner(c, self.shared.shards)),
-                Err(_) => None,
+        // Parsed once: the index gives the Call-ID, and the owner (usually
+        // this shard, thanks to the kernel steering) goes on with it.
+        let parsed = SipMsg::parse_with(data, Transport::Datagram, &self.shared.limits);
+        if self.shared.shards > 1
+            && let Ok(m) = &parsed
+            && let Some(o) = m
+                .call_id()
+                .ok()
+                .map(|c| owner::owner(c, self.shared.shards))
+            && o != self.id
+        {
+            let h = Handoff {
+                sock,
+                src,
+                data: data.to_vec(),
             };
-            if let Some(o) = owner.filter(|&o| o != self.id) {
-                let h = Handoff {
-                    sock,
-                    src,
-                    data: data.to_vec(),
-                };
-                match self.links.send(o, h) {
-                    Ok(()) => {
-                        self.stats.handed_off += 1;
-                        return;
-                    }
-                    Err(_) => self.stats.ring_full += 1,
+            match self.links.send(o, h) {
+                Ok(()) => {
+                    self.stats.handed_off += 1;
+                    return;
                 }
+                Err(_) => self.stats.ring_full += 1,
             }
         }
-        self.guarded(src, |w| w.on_owned_bytes(data, sock, src, out));
+        self.guarded(src, |w| w.on_parsed(data, &parsed, sock, src, out));
     }
 
     /// A message this shard owns (or that has no owner: not SIP).
     fn on_owned_bytes(&mut self, data: &[u8], sock: SockId, src: SocketAddr, out: &mut Outbox) {
+        let parsed = SipMsg::parse_with(data, Transport::Datagram, &self.shared.limits);
+        self.on_parsed(data, &parsed, sock, src, out);
+    }
+
+    /// A message this shard owns, parsed (or refused by the parser).
+    fn on_parsed(
+        &mut self,
+        data: &[u8],
+        parsed: &crate::sip::error::Result<SipMsg<'_>>,
+        sock: SockId,
+        src: SocketAddr,
+        out: &mut Outbox,
+    ) {
         let shared = self.shared.clone();
-        let msg = match SipMsg::parse_with(data, Transport::Datagram, &shared.limits) {
+        let msg = match parsed {
             Ok(m) => m,
             Err(e) => {
                 self.stats.bad += 1;
