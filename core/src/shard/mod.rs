@@ -304,7 +304,7 @@ impl Worker {
                         &format!("bad message from {src}: {}", e.reason()),
                     );
                 }
-                proxy::reject(data, &e, src, sock, &shared.local, &mut self.sends);
+                proxy::reject(data, e, src, sock, &shared.local, &mut self.sends);
                 self.flush_sends(out);
                 return;
             }
@@ -313,17 +313,17 @@ impl Worker {
         if msg.is_request() {
             // The ACK to a reply sl sent ends here, as in SER's sl module.
             if matches!(msg.method(), Some(crate::sip::method::Method::Ack))
-                && proxy::sl::is_local_ack(&msg, &shared.local)
+                && proxy::sl::is_local_ack(msg, &shared.local)
             {
                 return;
             }
-            let mut ctx = MsgCtx::new(&msg, &shared.config, src, local_addr, Proto::Udp);
+            let mut ctx = MsgCtx::new(msg, &shared.config, src, local_addr, Proto::Udp);
             ctx.msg_id = self.next_msg_id;
             self.next_msg_id += 1;
             let outcome = shared.script.run_main(&mut ctx);
             self.after_request(ctx, outcome, sock, out);
         } else {
-            self.on_reply(&msg, sock, src, out);
+            self.on_reply(msg, sock, src, out);
         }
     }
 
