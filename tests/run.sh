@@ -12,10 +12,10 @@ cd "$(dirname "$0")/.."
 # ---------------------------------------------------------------------------
 # System packages the tests need, one "command package" pair per line. A
 # package is installed only when its command is missing; apt-get update runs
-# once, before the first install. Later issues add their tools here, e.g.
-#   "sipp sip-tester"
-#   "kamailio kamailio"
+# once, before the first install. Later issues add their tools here.
+# (Kamailio is needed only by the benchmark, benches/sipp/run.sh.)
 NEEDED=(
+    "sipp sip-tester"
 )
 
 missing=()

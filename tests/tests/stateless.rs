@@ -345,3 +345,40 @@ fn refuses_a_config_with_functions_not_built() {
         run.stderr
     );
 }
+
+/// `usleep` suspends the script, not the shard: with one shard, a request
+/// that sleeps is overtaken by the next one, and relayed once its timer
+/// (the shard's timer wheel) fires.
+#[test]
+fn a_sleeping_script_does_not_block_its_shard() {
+    let cfg = r#"#!KAMAILIO
+listen=udp:127.0.0.1:{PORT}
+loadmodule "cfgutils.so"
+request_route {
+    if (method == "MESSAGE") {
+        usleep(300000);
+    }
+    forward();
+}
+"#;
+    let r = Router::start(
+        cfg,
+        &Start {
+            args: &["-n", "1"],
+            ..Start::default()
+        },
+    );
+    let (uac, uas) = (Peer::new(), Peer::new());
+    let message = invite(uas.port(), "slow-1", 70, "")
+        .replacen("INVITE sip:", "MESSAGE sip:", 1)
+        .replace("CSeq: 1 INVITE", "CSeq: 1 MESSAGE");
+    uac.send(r.addr(), message.as_bytes());
+    uac.send(r.addr(), invite(uas.port(), "fast-1", 70, "").as_bytes());
+    let (first, _) = uas.recv(WAIT).expect("the INVITE");
+    assert_eq!(header(&first, "Call-ID"), Some("fast-1"), "{first}");
+    let (second, _) = uas.recv(WAIT).expect("the MESSAGE, after its sleep");
+    assert_eq!(header(&second, "Call-ID"), Some("slow-1"), "{second}");
+    assert!(first_line(&second).starts_with("MESSAGE "));
+    let (code, err) = r.stop();
+    assert_eq!(code, Some(0), "{err}");
+}
