@@ -382,3 +382,72 @@ request_route {
     let (code, err) = r.stop();
     assert_eq!(code, Some(0), "{err}");
 }
+
+/// Two listen addresses, IPv4 and IPv6, and an alias: a request from an
+/// IPv6 UAC to an IPv4 UAS leaves from the IPv4 socket with its Via; the
+/// reply comes back to the UAC from the IPv6 socket; `myself` matches the
+/// alias.
+#[test]
+fn ipv4_and_ipv6_listen_addresses_and_an_alias() {
+    if std::net::UdpSocket::bind("[::1]:0").is_err() {
+        panic!("this test needs IPv6 on the loopback interface");
+    }
+    let cfg = r#"#!KAMAILIO
+listen=udp:127.0.0.1:{PORT}
+listen=udp:[::1]:{PORT}
+alias=sip.example.test
+loadmodule "sl.so"
+request_route {
+    if (uri == myself) {
+        sl_send_reply("200", "Mine");
+        exit;
+    }
+    forward();
+}
+"#;
+    let r = Router::start(cfg, &Start::default());
+    let line = r.wait_for("listening on", WAIT).unwrap();
+    assert!(
+        line.contains(&format!("udp:127.0.0.1:{0}, udp:[::1]:{0}", r.port)),
+        "{line}"
+    );
+    let v6 = std::net::SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, r.port));
+    let uac = std::net::UdpSocket::bind("[::1]:0").unwrap();
+    uac.set_read_timeout(Some(WAIT)).unwrap();
+    let uac_port = uac.local_addr().unwrap().port();
+    let uas = Peer::new();
+    let req = invite(uas.port(), "v6-1", 70, "").replace(
+        "192.0.2.10:5060;branch=z9hG4bK-v6-1;rport",
+        &format!("[::1]:{uac_port};branch=z9hG4bK-v6-1"),
+    );
+    uac.send_to(req.as_bytes(), v6).unwrap();
+    let (got, from) = uas.recv(WAIT).expect("relayed to the IPv4 UAS");
+    assert_eq!(from, r.addr(), "sent from the IPv4 socket");
+    let vias = headers(&got, "Via");
+    assert!(
+        vias[0].starts_with(&format!("SIP/2.0/UDP 127.0.0.1:{};branch=", r.port)),
+        "{}",
+        vias[0]
+    );
+    uas.send(r.addr(), reply_to(&got, 200, "OK").as_bytes());
+    let mut buf = [0u8; 4096];
+    let (n, from) = uac.recv_from(&mut buf).expect("the reply over IPv6");
+    assert_eq!(from, v6, "from the IPv6 socket");
+    assert!(String::from_utf8_lossy(&buf[..n]).starts_with("SIP/2.0 200 OK"));
+
+    // The alias is myself, with any port.
+    let opt = format!(
+        "OPTIONS sip:sip.example.test:5080 SIP/2.0\r\nVia: SIP/2.0/UDP [::1]:{uac_port};branch=z9hG4bK-a1\r\n\
+         From: <sip:a@x>;tag=1\r\nTo: <sip:sip.example.test>\r\nCall-ID: alias-1\r\nCSeq: 1 OPTIONS\r\n\
+         Content-Length: 0\r\n\r\n"
+    );
+    uac.send_to(opt.as_bytes(), v6).unwrap();
+    let (n, _) = uac.recv_from(&mut buf).expect("answered locally");
+    assert!(
+        String::from_utf8_lossy(&buf[..n]).starts_with("SIP/2.0 200 Mine"),
+        "{}",
+        String::from_utf8_lossy(&buf[..n])
+    );
+    let (code, err) = r.stop();
+    assert_eq!(code, Some(0), "{err}");
+}
