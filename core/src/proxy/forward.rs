@@ -200,6 +200,9 @@ pub(crate) fn forward_request(
     // The last forward of the run moves the script's edits into its last
     // copy instead of copying them.
     let mut moved = fwd.last.then(|| core::mem::take(&mut ctx.edits));
+    // ...and gives them back afterwards, so that their allocation is
+    // reused for the next message (`MsgCtx::recycle`).
+    let mut spare: Option<Edits> = None;
     let mut errors = Vec::new();
     for (k, which) in set.enumerate() {
         let index = *copies;
@@ -225,9 +228,10 @@ pub(crate) fn forward_request(
                 }
                 None => ctx.edits.clone(),
             };
+            let mut edits = edits;
             let data = build_request(
                 msg,
-                edits,
+                &mut edits,
                 new_uri,
                 local,
                 out_sock,
@@ -235,7 +239,9 @@ pub(crate) fn forward_request(
                 index,
                 lp,
                 fix.as_ref(),
-            )?;
+            );
+            spare = Some(edits);
+            let data = data?;
             Ok(Send {
                 sock: out_sock,
                 dst,
@@ -253,6 +259,11 @@ pub(crate) fn forward_request(
             }
         }
     }
+    if fwd.last
+        && let Some(e) = spare
+    {
+        ctx.edits = e;
+    }
     for e in errors {
         ctx.log(level::L_ERR, &format!("forward: {e}"));
     }
@@ -262,7 +273,7 @@ pub(crate) fn forward_request(
 #[allow(clippy::too_many_arguments)]
 fn build_request(
     msg: &SipMsg<'_>,
-    mut edits: Edits,
+    edits: &mut Edits,
     new_uri: Option<&[u8]>,
     local: &Local,
     out_sock: u16,
@@ -285,7 +296,7 @@ fn build_request(
         .push_via(msg, &via::via_value(sock, &branch))
         .map_err(berr)?;
     if let Some(f) = fix {
-        f.apply(&mut edits).map_err(berr)?;
+        f.apply(edits).map_err(berr)?;
     }
     let mut data = Vec::with_capacity(msg.len() + 160);
     edits.build(msg, &mut data).map_err(berr)?;
@@ -304,9 +315,10 @@ fn build_request(
 /// `edits`) and the reply goes to the second Via's `received` address (or
 /// its sent-by host, which must then be an IP literal or `localhost`),
 /// port `rport` if it has a value, else the sent-by port (default 5060).
+/// The removal of our Via is added to `edits`.
 pub fn forward_reply(
     msg: &SipMsg<'_>,
-    edits: &Edits,
+    edits: &mut Edits,
     config: &Config,
     local: &Local,
     arrived_on: u16,
@@ -340,11 +352,12 @@ pub fn forward_reply(
     let sock = local
         .pick_socket(arrived_on, &dst)
         .ok_or(Dropped::NoSocket(dst))?;
-    let mut e = edits.clone();
-    e.remove_top_via(msg)
+    edits
+        .remove_top_via(msg)
         .map_err(|e| Dropped::Build(e.to_string()))?;
     let mut data = Vec::with_capacity(msg.len());
-    e.build(msg, &mut data)
+    edits
+        .build(msg, &mut data)
         .map_err(|e| Dropped::Build(e.to_string()))?;
     if data.len() > MAX_DATAGRAM {
         return Err(Dropped::TooLong(data.len()));

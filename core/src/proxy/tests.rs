@@ -511,7 +511,7 @@ fn fwd_reply(text: &str) -> (Result<(), Dropped>, Vec<Send>) {
     let mut out = Vec::new();
     let r = forward_reply(
         &m,
-        &crate::sip::builder::Edits::new(),
+        &mut crate::sip::builder::Edits::new(),
         &config,
         &local(),
         0,

@@ -186,7 +186,9 @@ pub(crate) fn via_value(sock: &LocalSocket, branch: &[u8]) -> Vec<u8> {
     let mut v = Vec::with_capacity(32 + sock.via_host.len() + branch.len());
     v.extend_from_slice(b"SIP/2.0/UDP ");
     v.extend_from_slice(sock.via_host.as_bytes());
-    let _ = write!(v, ":{};branch=", sock.via_port);
+    v.push(b':');
+    push_dec(&mut v, u32::from(sock.via_port));
+    v.extend_from_slice(b";branch=");
     v.extend_from_slice(branch);
     v
 }
@@ -260,10 +262,38 @@ pub(crate) struct ViaFix {
     pub(crate) edits: Vec<(Span, Vec<u8>)>,
 }
 
-/// `received=` text of an address (RFC 3261 grammar: IPv6 without
-/// brackets).
-fn ip_text(ip: IpAddr) -> String {
-    ip.to_string()
+/// Appends the decimal digits of `n` (no formatting machinery: this is on
+/// every forwarded request).
+pub(crate) fn push_dec(out: &mut Vec<u8>, mut n: u32) {
+    let mut digits = [0u8; 10];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[at..]);
+}
+
+/// Appends an address as `received=` wants it (RFC 3261 grammar: IPv6
+/// without brackets).
+pub(crate) fn push_ip(out: &mut Vec<u8>, ip: IpAddr) {
+    match ip {
+        IpAddr::V4(a) => {
+            for (i, o) in a.octets().iter().enumerate() {
+                if i > 0 {
+                    out.push(b'.');
+                }
+                push_dec(out, u32::from(*o));
+            }
+        }
+        IpAddr::V6(a) => {
+            let _ = write!(out, "{a}");
+        }
+    }
 }
 
 /// What RFC 3261 18.2.1 and RFC 3581 add to the top Via of a request
@@ -281,13 +311,15 @@ pub(crate) fn via_fix(msg: &SipMsg<'_>, src: SocketAddr, force_rport: bool) -> O
     }
     let end = span_in(buf, lex::trim_end(v.raw))?.end as usize;
     let mut fix = ViaFix::default();
-    let mut append = Vec::new();
+    let mut append = Vec::with_capacity(48);
     // An existing `received` (a client should not send one) is replaced.
     let old = v
         .params
         .iter()
         .find(|p| p.name.eq_ignore_ascii_case(b"received"));
-    let received = format!("received={}", ip_text(src.ip()));
+    let mut received = Vec::with_capacity(24);
+    received.extend_from_slice(b"received=");
+    push_ip(&mut received, src.ip());
     match old.and_then(|p| {
         let s = span_in(buf, p.name)?;
         let e = p
@@ -299,19 +331,21 @@ pub(crate) fn via_fix(msg: &SipMsg<'_>, src: SocketAddr, force_rport: bool) -> O
             end: e,
         })
     }) {
-        Some(span) => fix.edits.push((span, received.into_bytes())),
+        Some(span) => fix.edits.push((span, received)),
         None => {
             append.push(b';');
-            append.extend_from_slice(received.as_bytes());
+            append.extend_from_slice(&received);
         }
     }
     if want_rport {
-        let rport = format!("rport={}", src.port());
+        let mut rport = Vec::with_capacity(12);
+        rport.extend_from_slice(b"rport=");
+        push_dec(&mut rport, u32::from(src.port()));
         match v.rport_raw().and_then(|r| span_in(buf, r)) {
-            Some(span) => fix.edits.push((span, rport.into_bytes())),
+            Some(span) => fix.edits.push((span, rport)),
             None => {
                 append.push(b';');
-                append.extend_from_slice(rport.as_bytes());
+                append.extend_from_slice(&rport);
             }
         }
     }

@@ -2,6 +2,7 @@
 //! the script reads ([`Config`]).
 
 use std::borrow::Cow;
+use std::cell::Cell;
 use std::net::{IpAddr, SocketAddr};
 
 use ser_cfg::ast::RouteKind;
@@ -581,6 +582,11 @@ impl Config {
 
 // ----- the context -----
 
+thread_local! {
+    /// One spare edit list per thread (see [`MsgCtx::recycle`]).
+    static EDITS_POOL: Cell<Option<Edits>> = const { Cell::new(None) };
+}
+
 /// The script state of one message: the message, how it arrived, and
 /// everything the script changed or asked for.
 pub struct MsgCtx<'m, 'a> {
@@ -649,7 +655,7 @@ impl<'m, 'a> MsgCtx<'m, 'a> {
             ruri_consumed: false,
             avps: Avps::default(),
             vars: Vars::default(),
-            edits: Edits::new(),
+            edits: EDITS_POOL.with(Cell::take).unwrap_or_default(),
             reply_headers: Vec::new(),
             actions: Vec::new(),
             force_rport: false,
@@ -681,6 +687,15 @@ impl<'m, 'a> MsgCtx<'m, 'a> {
                 None => Value::Null,
             },
         }
+    }
+
+    /// Ends the message's script state, keeping its edit list's
+    /// allocations for the next message of this thread (a busy shard then
+    /// builds its edits without allocating).
+    pub fn recycle(self) {
+        let mut e = self.edits;
+        e.clear();
+        EDITS_POOL.with(|c| c.set(Some(e)));
     }
 
     /// Writes a log line through the sink, with the configured threshold.

@@ -350,6 +350,7 @@ impl Worker {
             // (a reply, a forward) still happens, as in SER.
             Outcome::Finished { .. } => {
                 proxy::finish_request(&mut ctx, sock, &shared.local, &mut self.sends);
+                ctx.recycle();
                 self.flush_sends(out);
             }
             Outcome::Suspended(s) => {
@@ -405,12 +406,13 @@ impl Worker {
         }
         let forwarded = proxy::forward_reply(
             msg,
-            &ctx.edits,
+            &mut ctx.edits,
             &shared.config,
             &shared.local,
             sock,
             &mut self.sends,
         );
+        ctx.recycle();
         if let Err(why) = forwarded
             && shared.config.debug >= level::L_DBG
         {
