@@ -177,6 +177,18 @@ each_driver! {
         assert_eq!(first_line(&rep), "SIP/2.0 513 Message Too Large");
         assert!(uas.recv(QUIET).is_none(), "nothing relayed");
 
+        // Longer than the receive buffer (16 KB): only its start arrives;
+        // it is answered 513 from its headers.
+        let pad = format!("X-Pad: {}\r\n", "q".repeat(20_000));
+        let huge = invite(uas.port(), "huge-1", 70, &pad).replace(
+            "192.0.2.10:5060;branch=z9hG4bK-huge-1;rport",
+            &format!("127.0.0.1:{};branch=z9hG4bK-huge-1", uac.port()),
+        );
+        uac.send(r.addr(), huge.as_bytes());
+        let (rep, _) = uac.recv(WAIT).expect("513 for a datagram over 16 KB");
+        assert_eq!(first_line(&rep), "SIP/2.0 513 Message Too Large", "{rep}");
+        assert!(uas.recv(QUIET).is_none(), "nothing relayed");
+
         // A request the parser refuses (a header line without a colon)
         // → 400 naming the fault, sent back by the Via.
         let broken = format!(

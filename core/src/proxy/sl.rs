@@ -295,10 +295,27 @@ pub fn reject(
     local: &Local,
     out: &mut Vec<Send>,
 ) -> bool {
+    reject_with(data, 400, err.reason().as_bytes(), src, sock, local, out)
+}
+
+/// [`reject`] with another status: e.g. `513 Message Too Large` for a
+/// datagram longer than the receive buffer (only its start arrived).
+/// `reason` must be one line of printable text.
+pub fn reject_with(
+    data: &[u8],
+    code: u16,
+    reason: &[u8],
+    src: SocketAddr,
+    sock: u16,
+    local: &Local,
+    out: &mut Vec<Send>,
+) -> bool {
     if src.port() == 0 || data.starts_with(b"ACK ") || !looks_like_request(data) {
         return false;
     }
-    let reason = err.reason();
+    if !(400..=699).contains(&code) || reason.iter().any(|&b| b < b' ' || b == 0x7f) {
+        return false;
+    }
     // A message that indexes (a header inside is broken).
     if let Ok(msg) = SipMsg::parse(data) {
         if !msg.is_request() || msg.method() == Some(Method::Ack) {
@@ -311,7 +328,7 @@ pub fn reject(
             out_uri: msg.ruri_bytes().unwrap_or(b""),
             extra: b"",
         };
-        return match build_local_reply(&r, sock, local, 400, reason.as_bytes()) {
+        return match build_local_reply(&r, sock, local, code, reason) {
             Ok(s) => {
                 out.push(s);
                 true
@@ -353,8 +370,10 @@ pub fn reject(
         lines.extend_from_slice(b"\r\n");
     }
     let mut reply = Vec::with_capacity(lines.len() + reason.len() + 96);
-    reply.extend_from_slice(b"SIP/2.0 400 ");
-    reply.extend_from_slice(reason.as_bytes());
+    reply.extend_from_slice(b"SIP/2.0 ");
+    super::via::push_dec(&mut reply, u32::from(code));
+    reply.push(b' ');
+    reply.extend_from_slice(reason);
     reply.extend_from_slice(b"\r\n");
     reply.extend_from_slice(&lines);
     if local.server_signature {

@@ -240,14 +240,28 @@ impl Worker {
     fn on_datagram(&mut self, rcv: Received<'_>, out: &mut Outbox) {
         self.stats.received += 1;
         if rcv.truncated {
+            // Only its start arrived: a request gets `513 Message Too
+            // Large` (from what its headers say), anything else nothing.
             self.stats.bad += 1;
             self.log(
                 level::L_WARN,
                 &format!(
-                    "datagram from {} longer than the receive buffer; dropped",
-                    rcv.src
+                    "datagram from {} longer than the receive buffer ({} bytes); refused",
+                    rcv.src,
+                    crate::net::MAX_RECV
                 ),
             );
+            let shared = self.shared.clone();
+            proxy::sl::reject_with(
+                rcv.data,
+                513,
+                b"Message Too Large",
+                rcv.src,
+                rcv.sock,
+                &shared.local,
+                &mut self.sends,
+            );
+            self.flush_sends(out);
             return;
         }
         let (sock, src, data) = (rcv.sock, rcv.src, rcv.data);
