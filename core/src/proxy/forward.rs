@@ -179,6 +179,32 @@ pub(crate) fn forward_request(
         }
         return;
     }
+    // Our Via must not take the message over the Via limit that we (and
+    // so likely the next hop) parse: that many hops is a loop.
+    let vias = match msg.vias() {
+        Ok(v) => v.len(),
+        Err(e) => {
+            ctx.log(
+                level::L_ERR,
+                &format!("forward: cannot forward a request with a bad Via ({e})"),
+            );
+            fin.failures += 1;
+            return;
+        }
+    };
+    if vias >= msg.limits().max_vias {
+        if msg.method() == Some(Method::Ack) {
+            ctx.log(level::L_ERR, "forward: ACK with too many Vias, dropped");
+            fin.failures += 1;
+        } else {
+            ctx.log(
+                level::L_ERR,
+                "forward: no room for our Via (too many Vias), replying 483",
+            );
+            sl::run_reply(ctx, sock, local, 483, b"Too Many Hops", out, fin);
+        }
+        return;
+    }
 
     // The destination set: the Request-URI copy (index `None`) and the
     // appended branches, read in place.

@@ -340,6 +340,9 @@ pub fn reject_with(
     // client needs to match the reply.
     let mut lines = Vec::new();
     let mut top: Option<Option<(bool, Option<u16>)>> = None;
+    // Vias copied so far: a reply must not carry more than a parser takes
+    // (the request may have been refused for having too many).
+    let mut vias = 0usize;
     let head_end = memchr::memmem::find(data, b"\r\n\r\n").map_or(data.len(), |i| i + 2);
     let head = data.get(..head_end).unwrap_or(data);
     for line in head.split(|&b| b == b'\n').skip(1) {
@@ -356,7 +359,14 @@ pub fn reject_with(
         {
             continue;
         }
-        if top.is_none() && (name.eq_ignore_ascii_case(b"via") || name.eq_ignore_ascii_case(b"v")) {
+        let is_via = name.eq_ignore_ascii_case(b"via") || name.eq_ignore_ascii_case(b"v");
+        if is_via {
+            vias += value.iter().filter(|&&b| b == b',').count() + 1;
+            if vias > crate::sip::Limits::DEFAULT.max_vias {
+                continue;
+            }
+        }
+        if top.is_none() && is_via {
             let first = value.split(|&b| b == b',').next().unwrap_or(value);
             top = Some(
                 Via::parse(first, &crate::sip::Limits::DEFAULT)

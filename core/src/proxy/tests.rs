@@ -1107,3 +1107,68 @@ fn via_parse_of_our_via() {
     let via = Via::parse(&v, &crate::sip::Limits::DEFAULT).unwrap();
     assert!(super::via::is_ours(&via, &local(), &Config::new()));
 }
+
+/// Found by the `proxy` fuzz target: a request that already carries as
+/// many Vias as the parser takes cannot get ours (the result would not
+/// parse); it is a loop in all but name and gets 483.
+#[test]
+fn no_room_for_our_via_gets_483() {
+    let max = crate::sip::Limits::DEFAULT.max_vias;
+    let vias: String = (1..max)
+        .map(|i| {
+            format!(
+                "Via: SIP/2.0/UDP 10.0.{}.{}:5060;branch=z9hG4bK-h{i}\r\n",
+                i / 250,
+                i % 250
+            )
+        })
+        .collect();
+    let full = INVITE.replace(
+        "Max-Forwards: 70\r\n",
+        &format!("Max-Forwards: 70\r\n{vias}"),
+    );
+    let r = run("forward(\"192.0.2.50\", 5060);", &full);
+    let t = r.text();
+    assert!(t.starts_with("SIP/2.0 483 Too Many Hops\r\n"), "{t}");
+    assert!(SipMsg::parse(t.as_bytes()).is_ok(), "the 483 itself parses");
+    // One Via fewer: forwarded, and the result has exactly `max` Vias.
+    let fewer: String = vias.lines().skip(1).map(|l| format!("{l}\r\n")).collect();
+    let ok = INVITE.replace(
+        "Max-Forwards: 70\r\n",
+        &format!("Max-Forwards: 70\r\n{fewer}"),
+    );
+    let r = run("forward(\"192.0.2.50\", 5060);", &ok);
+    let m = SipMsg::parse(&r.only().data).unwrap();
+    assert_eq!(m.vias().unwrap().len(), max);
+}
+
+/// Found by the `proxy` fuzz target: the 400 for a request refused for
+/// its Vias copies no more Vias than a parser takes.
+#[test]
+fn reject_copies_at_most_the_via_limit() {
+    let max = crate::sip::Limits::DEFAULT.max_vias;
+    let vias: String = (0..max + 10)
+        .map(|i| {
+            format!(
+                "Via: SIP/2.0/UDP 10.0.0.{}:5060;branch=z9hG4bK-h{i}\r\n",
+                i % 250
+            )
+        })
+        .collect();
+    let m = INVITE.replace(
+        "Max-Forwards: 70\r\n",
+        &format!("Max-Forwards: 70\r\n{vias}"),
+    );
+    let err = SipMsg::parse(m.as_bytes()).unwrap_err();
+    let mut out = Vec::new();
+    assert!(reject(
+        m.as_bytes(),
+        &err,
+        sa("203.0.113.5:40000"),
+        0,
+        &local(),
+        &mut out
+    ));
+    let reply = SipMsg::parse(&out[0].data).expect("the 400 parses");
+    assert_eq!(reply.vias().unwrap().len(), max);
+}
