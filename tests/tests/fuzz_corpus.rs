@@ -94,3 +94,14 @@ fn uri_corpus_replays() {
         let _ = NameAddr::parse(a, &l);
     }
 }
+
+/// The `proxy` target's corpus: every datagram through the stateless
+/// path, and everything built parses again.
+#[test]
+fn proxy_corpus_replays() {
+    let files = corpus("proxy");
+    assert!(files.len() > 100, "proxy corpus is missing");
+    for (_, data) in &files {
+        ser_tests::proxy_check::run(data);
+    }
+}
