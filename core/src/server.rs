@@ -35,6 +35,8 @@ struct Globals {
     sip_warning: bool,
     server_signature: bool,
     log_stderror: bool,
+    /// Core parameters the config sets that have no effect yet.
+    ignored: Vec<String>,
 }
 
 fn globals(p: &Program) -> Result<Globals, String> {
@@ -77,7 +79,18 @@ fn globals(p: &Program) -> Result<Globals, String> {
             "sip_warning" => g.sip_warning = flag,
             "server_signature" => g.server_signature = flag,
             "log_stderror" => g.log_stderror = flag,
-            _ => {}
+            // Read by the script's configuration (`Config::from_program`).
+            "debug" | "log_level" => {}
+            // No daemon mode: `ser` always stays in the foreground.
+            "fork" if !flag => {}
+            // Settings that ask for what the router does anyway.
+            "dns" | "rev_dns" | "auto_aliases" if !flag => {}
+            "disable_tcp" | "disable_tls" | "disable_sctp" if flag => {}
+            _ => {
+                if !g.ignored.iter().any(|n| n == name) {
+                    g.ignored.push(name.to_string());
+                }
+            }
         }
     }
     Ok(g)
@@ -238,6 +251,12 @@ pub fn run(program: Program, opts: &Options, settings: &cli::ProcessSettings) ->
 
 fn start(program: Program, opts: &Options, settings: &cli::ProcessSettings) -> Result<u8, String> {
     let g = globals(&program)?;
+    if !g.ignored.is_empty() {
+        eprintln!(
+            "ser: warning: core parameters with no effect yet: {}",
+            g.ignored.join(", ")
+        );
+    }
     let addrs = listen_addresses(opts, &g)?;
     let shards = opts
         .shards

@@ -463,3 +463,21 @@ request_route {
     let (code, err) = r.stop();
     assert_eq!(code, Some(0), "{err}");
 }
+
+/// Core parameters the router accepts but does not act on yet are named
+/// at start, so an operator knows what their config still expects.
+#[test]
+fn core_parameters_without_effect_are_named_at_start() {
+    let cfg = CONFIG.replace(
+        "listen=",
+        "fifo=\"/tmp/ser_fifo\"\ndns=no\nrev_dns=yes\nlisten=",
+    );
+    let r = Router::start(&cfg, &Start::default());
+    let line = r
+        .wait_for("no effect yet", WAIT)
+        .unwrap_or_else(|| panic!("{}", r.stderr()));
+    assert!(
+        line.ends_with("core parameters with no effect yet: fifo, rev_dns"),
+        "{line}"
+    );
+}
