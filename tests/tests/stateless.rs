@@ -481,3 +481,28 @@ fn core_parameters_without_effect_are_named_at_start() {
         "{line}"
     );
 }
+
+/// `advertised_address`/`advertised_port` go into our Via, and a reply
+/// whose top Via names them is ours.
+#[test]
+fn advertised_address_in_our_via() {
+    let cfg = CONFIG.replace(
+        "listen=udp:127.0.0.1:{PORT}\n",
+        "listen=udp:127.0.0.1:{PORT}\nadvertised_address=\"sip.example.net\"\nadvertised_port=5099\n",
+    );
+    let r = Router::start(&cfg, &Start::default());
+    let (uac, uas) = (Peer::new(), Peer::new());
+    uac.send(r.addr(), invite(uas.port(), "adv-1", 70, "").as_bytes());
+    let (req, _) = uas.recv(WAIT).expect("relayed");
+    let vias = headers(&req, "Via");
+    assert!(
+        vias[0].starts_with("SIP/2.0/UDP sip.example.net:5099;branch=z9hG4bK"),
+        "{}",
+        vias[0]
+    );
+    uas.send(r.addr(), reply_to(&req, 200, "OK").as_bytes());
+    let (rep, _) = uac.recv(WAIT).expect("the reply comes back");
+    assert_eq!(headers(&rep, "Via"), vec![vias[1]]);
+    let (code, err) = r.stop();
+    assert_eq!(code, Some(0), "{err}");
+}
