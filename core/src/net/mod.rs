@@ -54,10 +54,17 @@ pub struct Outgoing {
 pub struct Outbox {
     queue: Vec<Outgoing>,
     pool: Vec<Vec<u8>>,
+    /// Datagrams refused because the queue was full.
+    overflow: u64,
 }
 
 /// Spare buffers kept at most.
 const POOL_MAX: usize = 1024;
+
+/// Datagrams waiting at most: when the kernel takes nothing for a while
+/// (a full send buffer under overload), newer datagrams are dropped and
+/// counted instead of growing the queue without bound.
+pub const QUEUE_MAX: usize = 65_536;
 
 impl Outbox {
     pub fn new() -> Outbox {
@@ -71,7 +78,18 @@ impl Outbox {
 
     /// Queues `data` to be sent from socket `sock` to `dst`.
     pub fn push(&mut self, sock: SockId, dst: SocketAddr, data: Vec<u8>) {
+        if self.queue.len() >= QUEUE_MAX {
+            self.overflow += 1;
+            self.recycle(data);
+            return;
+        }
         self.queue.push(Outgoing { sock, dst, data });
+    }
+
+    /// How many datagrams were dropped for a full queue since the last
+    /// call.
+    pub fn take_overflow(&mut self) -> u64 {
+        std::mem::take(&mut self.overflow)
     }
 
     /// Gives a buffer back once its datagram has been sent.
@@ -566,6 +584,19 @@ pub(crate) mod testkit {
 mod tests {
     use super::*;
     use std::os::fd::AsRawFd;
+
+    #[test]
+    fn outbox_is_bounded() {
+        let mut o = Outbox::new();
+        let dst: SocketAddr = "127.0.0.1:9".parse().unwrap();
+        for _ in 0..QUEUE_MAX + 5 {
+            let b = o.buffer();
+            o.push(0, dst, b);
+        }
+        assert_eq!(o.len(), QUEUE_MAX);
+        assert_eq!(o.take_overflow(), 5);
+        assert_eq!(o.take_overflow(), 0);
+    }
 
     #[test]
     fn open_picks_the_backend() {

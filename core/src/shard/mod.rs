@@ -176,6 +176,7 @@ pub fn run(
             Err(e) => w.log(level::L_ERR, &format!("I/O poll failed: {e}")),
         }
         w.stats.wakeups += w.links.wake_peers() as u64;
+        w.stats.send_errors += out.take_overflow();
     }
     // Stopping: what is queued still goes out.
     let before = out.len() as u64;
