@@ -40,6 +40,10 @@ use timer::TimerWheel;
 /// work cannot starve the sockets.
 const INBOUND_PER_TURN: usize = 256;
 
+/// Suspended runs a shard keeps at most (each holds a copy of its
+/// message): a flood of requests that `sleep` cannot exhaust memory.
+const MAX_PARKED: usize = 100_000;
+
 /// What every shard shares, read-only.
 pub struct Shared {
     pub script: Script,
@@ -370,6 +374,14 @@ impl Worker {
             }
             Outcome::Suspended(s) => {
                 match s.pending {
+                    Pending::Sleep { .. } if self.timers.len() >= MAX_PARKED => {
+                        ctx.log(
+                            level::L_ERR,
+                            &format!(
+                                "{MAX_PARKED} scripts already wait on this shard; message dropped"
+                            ),
+                        );
+                    }
                     Pending::Sleep { until } => {
                         let parked = Parked {
                             data: ctx.msg.buf().to_vec(),
