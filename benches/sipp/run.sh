@@ -2,7 +2,7 @@
 # Stateless forwarding under sipp: ser vs Kamailio, same load, same run.
 #
 #   benches/sipp/run.sh [--calls N] [--rate R] [--only ser|kamailio]
-#                       [--ser-epoll] [--hold MS] [--keep]
+#                       [--ser-epoll] [--hold MS] [--workers N] [--keep]
 #
 # For each server: start it on 127.0.0.1:5060 (2 workers), wait until it
 # answers, run a sipp UAS (127.0.0.1:5080) and a sipp UAC (127.0.0.1:5070)
@@ -20,7 +20,7 @@ HOLD_MS=1000         # pause between ACK and BYE (sipp -d)
 ONLY=""              # "", ser or kamailio
 SER_EPOLL=0          # 1: add a row for ser -W epoll
 KEEP=0               # 1: keep the temp dir with the logs
-WORKERS=2            # children=2 in both configs (shown in the table)
+WORKERS=2            # children= in both configs (--workers; shown in the table)
 IP=127.0.0.1
 PROXY_PORT=5060 UAS_PORT=5080 UAC_PORT=5070
 SER_BIN=${SER_BIN:-$ROOT/target/release/ser}
@@ -35,6 +35,7 @@ while [ $# -gt 0 ]; do
         --calls) CALLS=${2:?}; shift 2 ;;
         --rate) RATE=${2:?}; shift 2 ;;
         --hold) HOLD_MS=${2:?}; shift 2 ;;
+        --workers) WORKERS=${2:?}; shift 2 ;;
         --only) ONLY=${2:?}; shift 2 ;;
         --ser-epoll) SER_EPOLL=1; shift ;;
         --keep) KEEP=1; shift ;;
@@ -43,7 +44,7 @@ while [ $# -gt 0 ]; do
     esac
 done
 case "$ONLY" in ""|ser|kamailio) ;; *) echo "run.sh: --only takes ser or kamailio" >&2; exit 2 ;; esac
-for n in "$CALLS" "$RATE" "$HOLD_MS"; do
+for n in "$CALLS" "$RATE" "$HOLD_MS" "$WORKERS"; do
     [[ "$n" =~ ^[1-9][0-9]*$ ]] || { echo "run.sh: '$n' is not a positive number" >&2; exit 2; }
 done
 command -v "$SIPP" >/dev/null || { echo "run.sh: sipp not found (Debian: sip-tester)" >&2; exit 2; }
@@ -58,6 +59,10 @@ TCK=$(getconf CLK_TCK)
 
 # --- temp dir, and cleanup of what we started (by PID only) -----------------
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/ser-sipp.XXXXXX")
+# Both configs with the same number of workers (children=).
+KAM_CFG="$TMP/kamailio-stateless.cfg" SER_CFG="$TMP/ser-stateless.cfg"
+sed "s/^children=.*/children=$WORKERS/" "$HERE/kamailio-stateless.cfg" >"$KAM_CFG"
+sed "s/^children=.*/children=$WORKERS/" "$HERE/ser-stateless.cfg" >"$SER_CFG"
 
 # A process is identified by PID and start time (field 22 of its stat), so a
 # PID reused by someone else after ours exited is never signalled.
@@ -204,7 +209,7 @@ run_one() {
     mkdir -p "$dir"
     case "$name" in
         kamailio)
-            cmd=("$KAMAILIO_BIN" -f "$HERE/kamailio-stateless.cfg" -DD -E -P "$dir/kamailio.pid") ;;
+            cmd=("$KAMAILIO_BIN" -f "$KAM_CFG" -DD -E -P "$dir/kamailio.pid") ;;
         ser|ser-epoll)
             if [ ! -x "$SER_BIN" ]; then
                 ROWS+=("| $name | $WORKERS | - | - | - | - | - | - | - | - | - | not run: no $SER_BIN (cargo build --release -p ser-core) |")
@@ -212,13 +217,13 @@ run_one() {
             fi
             # ser -c first: exit 4 names the functions it does not run yet.
             local crc=0
-            "$SER_BIN" -c -f "$HERE/ser-stateless.cfg" >"$dir/check.log" 2>&1 || crc=$?
+            "$SER_BIN" -c -f "$SER_CFG" >"$dir/check.log" 2>&1 || crc=$?
             if [ "$crc" != 0 ]; then
                 log "$name: ser -c exited $crc:"; sed 's/^/    /' "$dir/check.log" >&2
                 ROWS+=("| $name | $WORKERS | - | - | - | - | - | - | - | - | - | not run: ser -c exit $crc |")
                 STATUS=1; return
             fi
-            cmd=("$SER_BIN" -f "$HERE/ser-stateless.cfg" -E)
+            cmd=("$SER_BIN" -f "$SER_CFG" -E)
             [ "$name" = ser-epoll ] && cmd+=(-W epoll) ;;
     esac
 
