@@ -11,6 +11,7 @@ pub mod cli;
 pub mod log;
 pub mod net;
 pub mod proxy;
+pub mod registrar;
 pub mod script;
 pub mod server;
 pub mod shard;

@@ -189,7 +189,7 @@ fn check_of_hello_world_is_ok() {
         r.stderr
     );
     assert!(
-        r.stderr.contains("uses 5 functions not supported yet"),
+        r.stderr.contains("uses 1 function not supported yet"),
         "{}",
         r.stderr
     );

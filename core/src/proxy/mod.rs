@@ -22,6 +22,7 @@
 
 pub mod forward;
 pub mod maxfwd;
+pub mod rr;
 pub mod sl;
 pub mod via;
 pub mod warning;

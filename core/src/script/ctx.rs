@@ -431,6 +431,17 @@ pub struct Config {
     /// `modparam("maxfwd", "max_limit", N)`: the highest Max-Forwards
     /// value `mf_process_maxfwd_header` lets through (256: no cap).
     pub maxfwd_limit: u32,
+    /// The user location store (usrloc), shared by every shard for the
+    /// process lifetime.
+    pub location: std::sync::Arc<crate::registrar::Location>,
+    /// `registrar` and `usrloc` module parameters.
+    pub registrar: crate::registrar::Params,
+    /// `modparam("rr", "enable_full_lr", 1)`: our Record-Routes say
+    /// `;lr=on` instead of `;lr` (default off).
+    pub rr_full_lr: bool,
+    /// `modparam("rr", "append_fromtag", 0|1)`: our Record-Routes carry
+    /// `;ftag=<From tag>` (default on, as in SER and Kamailio).
+    pub rr_append_fromtag: bool,
     myself: Vec<SelfAddr>,
     cfg_vars: Vec<CfgVar>,
 }
@@ -442,6 +453,10 @@ impl Default for Config {
             debug: level::L_WARN,
             max_branches: 11,
             maxfwd_limit: 256,
+            location: Default::default(),
+            registrar: Default::default(),
+            rr_full_lr: false,
+            rr_append_fromtag: true,
             myself: Vec::new(),
             cfg_vars: Vec::new(),
         }
@@ -468,7 +483,10 @@ impl Config {
     /// The defaults, with `max_len` and `debug` from the program's globals
     /// and the run-time variables it declares.
     pub fn from_program(p: &Program) -> Config {
-        let mut c = Config::default();
+        let mut c = Config {
+            registrar: crate::registrar::Params::from_program(p),
+            ..Config::default()
+        };
         for g in &p.globals {
             let int = match g.value {
                 ConstValue::Int(n) => Some(n),
@@ -490,6 +508,22 @@ impl Config {
                 };
                 if let ("max_limit", Some(n)) = (p.str(*name), n) {
                     c.maxfwd_limit = u32::try_from(n).unwrap_or(c.maxfwd_limit);
+                }
+            }
+        }
+        for m in p.modules.iter().filter(|m| p.str(m.name) == "rr") {
+            for (name, value) in &m.params {
+                let on = match value {
+                    ConstValue::Int(n) => *n != 0,
+                    ConstValue::Str(s) => {
+                        super::value::parse_int(p.str(*s).as_bytes()).is_some_and(|n| n != 0)
+                    }
+                    ConstValue::Bool(b) => *b,
+                };
+                match p.str(*name) {
+                    "enable_full_lr" => c.rr_full_lr = on,
+                    "append_fromtag" => c.rr_append_fromtag = on,
+                    _ => {}
                 }
             }
         }
@@ -631,6 +665,9 @@ pub struct MsgCtx<'m, 'a> {
     pub route_kind: RouteKind,
     /// A number the receiver gives each message (`$mi`).
     pub msg_id: u64,
+    /// The URI parameters (with their leading `;`) of the Route entry
+    /// of ours that `loose_route()` consumed, for `check_route_param`.
+    pub routed_params: Option<Vec<u8>>,
 }
 
 impl<'m, 'a> MsgCtx<'m, 'a> {
@@ -663,6 +700,7 @@ impl<'m, 'a> MsgCtx<'m, 'a> {
             log: LogSink::default(),
             route_kind: RouteKind::Request,
             msg_id: 0,
+            routed_params: None,
         }
     }
 

@@ -35,6 +35,7 @@ pub struct Detached {
     log: LogSink,
     route_kind: RouteKind,
     msg_id: u64,
+    routed_params: Option<Vec<u8>>,
 }
 
 impl MsgCtx<'_, '_> {
@@ -60,6 +61,7 @@ impl MsgCtx<'_, '_> {
             log: self.log,
             route_kind: self.route_kind,
             msg_id: self.msg_id,
+            routed_params: self.routed_params,
         }
     }
 }
@@ -95,6 +97,7 @@ impl Detached {
             log: self.log,
             route_kind: self.route_kind,
             msg_id: self.msg_id,
+            routed_params: self.routed_params,
         }
     }
 }

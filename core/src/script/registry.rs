@@ -321,6 +321,44 @@ pub static BUILTINS: &[(&str, &str, BuiltinFn)] = &[
         crate::proxy::maxfwd::mf_process_maxfwd_header,
     ),
     ("maxfwd", "is_maxfwd_lt", crate::proxy::maxfwd::is_maxfwd_lt),
+    ("registrar", "save", crate::registrar::save::save),
+    ("registrar", "save_memory", crate::registrar::save::save),
+    ("registrar", "save_contacts", crate::registrar::save::save),
+    (
+        "registrar",
+        "save_noreply",
+        crate::registrar::save::save_noreply,
+    ),
+    (
+        "registrar",
+        "save_contacts_noreply",
+        crate::registrar::save::save_noreply,
+    ),
+    ("registrar", "lookup", crate::registrar::lookup::lookup),
+    (
+        "registrar",
+        "lookup_contacts",
+        crate::registrar::lookup::lookup,
+    ),
+    (
+        "registrar",
+        "registered",
+        crate::registrar::lookup::registered,
+    ),
+    ("rr", "record_route", crate::proxy::rr::record_route),
+    (
+        "rr",
+        "record_route_preset",
+        crate::proxy::rr::record_route_preset,
+    ),
+    ("rr", "loose_route", crate::proxy::rr::loose_route),
+    (
+        "rr",
+        "check_route_param",
+        crate::proxy::rr::check_route_param,
+    ),
+    ("uri", "has_totag", crate::proxy::rr::has_totag),
+    ("siputils", "has_totag", crate::proxy::rr::has_totag),
 ];
 
 /// Whether a built-in implements `module`'s `name`.

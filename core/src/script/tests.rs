@@ -1002,15 +1002,15 @@ fn load_refuses_damaged_programs() {
 #[test]
 fn load_lists_every_unsupported_function() {
     let p = P::new();
-    let c1 = p.call("rr", "record_route", vec![]);
+    let c1 = p.call("nathelper", "fix_nated_contact", vec![]);
     let c2 = p.call("tm", "t_relay", vec![]);
-    let c3 = p.call("rr", "record_route", vec![]);
+    let c3 = p.call("nathelper", "fix_nated_contact", vec![]);
     let c4 = p.call("core", "setflag", vec![Arg::Flag(1)]);
     p.main(vec![Op::Call(c1), Op::Call(c2), Op::Call(c3), Op::Call(c4)]);
     let e = p.load_err();
     assert_eq!(
         e.to_string(),
-        "not supported yet: record_route (rr), t_relay (tm)"
+        "not supported yet: fix_nated_contact (nathelper), t_relay (tm)"
     );
 }
 

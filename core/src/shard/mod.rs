@@ -108,7 +108,14 @@ struct Parked {
 /// Timer wheel payloads.
 enum Timer {
     Resume(Box<Parked>),
+    /// Shard 0 sweeps expired registrations from the shared location
+    /// table (reads drop dead bindings too; this frees the memory of
+    /// bindings nobody asks for).
+    SweepLocation,
 }
+
+/// How often shard 0 sweeps the location table.
+const SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// The shard's state apart from its driver and outbox (which the driver's
 /// callback borrows separately).
@@ -150,6 +157,10 @@ pub fn run(
         stats: Stats::default(),
         next_msg_id: (id as u64) << 48,
     };
+    if id == 0 {
+        w.timers
+            .insert(Instant::now() + SWEEP_EVERY, Timer::SweepLocation);
+    }
     let mut out = Outbox::new();
     loop {
         w.take_inbound(&mut out);
@@ -218,6 +229,18 @@ impl Worker {
                 Timer::Resume(p) => {
                     let src = p.state_src();
                     self.guarded(src, |w| w.resume(*p, out));
+                }
+                Timer::SweepLocation => {
+                    let gone = self
+                        .shared
+                        .config
+                        .location
+                        .expire(crate::registrar::location::now());
+                    if gone > 0 && self.shared.config.debug >= level::L_DBG {
+                        self.log(level::L_DBG, &format!("{gone} expired bindings removed"));
+                    }
+                    self.timers
+                        .insert(Instant::now() + SWEEP_EVERY, Timer::SweepLocation);
                 }
             }
         }

@@ -1,0 +1,480 @@
+//! The user location store (usrloc, `db_mode=0`): named tables of
+//! bindings (`location`, `aliases`, ...), each shared by every shard
+//! without a global lock.
+//!
+//! A [`Table`] is [`STRIPES`] stripes, each a `parking_lot::RwLock` over a
+//! map from the canonical address of record ([`Aor`]) to its bindings; an
+//! AoR's stripe is picked by a keyed hash of its bytes, so two shards
+//! touching different AoRs almost never meet on a lock, and every change
+//! to one AoR (a whole REGISTER) happens under one write lock, atomically.
+//! The two tables every config uses (`location` and `aliases`) are fixed
+//! fields; others are created on first use (at most [`MAX_TABLES`]).
+//!
+//! Times are Unix seconds (as usrloc's `expires` column). A binding whose
+//! `expires` is not after `now` is dead: reads skip it and drop it from
+//! the table ([`Table::get`]), and [`Location::expire`] sweeps everything
+//! (the shard timer calls it).
+
+use std::collections::HashMap;
+use std::hash::{BuildHasher, RandomState};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use parking_lot::RwLock;
+
+/// Stripes per table.
+pub const STRIPES: usize = 64;
+
+/// Most tables besides `location` and `aliases`.
+pub const MAX_TABLES: usize = 32;
+
+/// Most bindings one AoR may hold whatever `max_contacts` says.
+pub const HARD_MAX_BINDINGS: usize = 256;
+
+/// `expires` of a binding that never expires (aliases added by tools).
+pub const PERMANENT: u64 = u64::MAX;
+
+/// Binding flag: registered from behind a NAT (`nat_flag` / `nat_bflag`
+/// was set when it was saved).
+pub const FL_NAT: u32 = 1;
+
+/// The current Unix time in seconds.
+pub fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// A canonical address of record: `user` or `user@domain` (domain in
+/// lower case), see [`super::aor_of`].
+pub type Aor = Box<[u8]>;
+
+/// One registered contact of an AoR.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Binding {
+    /// The contact URI as registered (no angle brackets or parameters of
+    /// the Contact header).
+    pub contact: Box<[u8]>,
+    /// Unix time at which it expires ([`PERMANENT`]: never).
+    pub expires: u64,
+    /// q-value in thousandths; `None` when the contact gave none.
+    pub q: Option<u16>,
+    pub call_id: Box<[u8]>,
+    pub cseq: u32,
+    /// The Path header values of the REGISTER, joined with `,` (RFC 3327),
+    /// and the URI of the first one (where requests are sent).
+    pub path: Option<Box<[u8]>>,
+    pub path_dst: Option<Box<[u8]>>,
+    /// Where the REGISTER came from.
+    pub received: Option<SocketAddr>,
+    pub user_agent: Option<Box<[u8]>>,
+    /// [`FL_NAT`], ...
+    pub flags: u32,
+    /// Branch flags of the REGISTER, given back by `lookup`.
+    pub bflags: u64,
+    /// Unix time of the last change.
+    pub last_modified: u64,
+}
+
+impl Binding {
+    /// A binding to `contact` until `expires`, everything else empty.
+    pub fn new(contact: &[u8], expires: u64) -> Binding {
+        Binding {
+            contact: contact.into(),
+            expires,
+            q: None,
+            call_id: Box::default(),
+            cseq: 0,
+            path: None,
+            path_dst: None,
+            received: None,
+            user_agent: None,
+            flags: 0,
+            bflags: 0,
+            last_modified: 0,
+        }
+    }
+
+    /// Alive at `now`.
+    #[inline]
+    pub fn alive(&self, now: u64) -> bool {
+        self.expires > now
+    }
+
+    /// Seconds left at `now` (0 when dead; `u32::MAX` at most).
+    pub fn remaining(&self, now: u64) -> u32 {
+        u32::try_from(self.expires.saturating_sub(now)).unwrap_or(u32::MAX)
+    }
+}
+
+/// How [`Table::get`] orders bindings.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Order {
+    /// Highest q first (no q counts below `q=0`); the newest first among
+    /// equal q.
+    #[default]
+    Q,
+    /// The newest first (`desc_time_order`).
+    Time,
+}
+
+/// Sorts a newest-first list in `order`.
+pub fn sort(list: &mut [Binding], order: Order) {
+    if order == Order::Q {
+        // Stable: equal q keeps newest first.
+        list.sort_by_key(|b| std::cmp::Reverse(b.q.map_or(-1, i32::from)));
+    }
+}
+
+#[repr(align(128))]
+#[derive(Debug, Default)]
+struct Stripe(RwLock<HashMap<Aor, Vec<Binding>>>);
+
+/// One table: the bindings of every AoR, newest first per AoR.
+#[derive(Debug)]
+pub struct Table {
+    stripes: Box<[Stripe; STRIPES]>,
+    hasher: RandomState,
+}
+
+impl Default for Table {
+    fn default() -> Table {
+        Table::new()
+    }
+}
+
+impl Table {
+    pub fn new() -> Table {
+        Table {
+            stripes: Box::new(std::array::from_fn(|_| Stripe::default())),
+            hasher: RandomState::new(),
+        }
+    }
+
+    fn stripe(&self, aor: &[u8]) -> &RwLock<HashMap<Aor, Vec<Binding>>> {
+        let h = self.hasher.hash_one(aor) as usize;
+        &self.stripes[h % STRIPES].0
+    }
+
+    /// The live bindings of `aor` at `now`, in `order`. Dead bindings met
+    /// on the way are removed.
+    pub fn get(&self, aor: &[u8], now: u64, order: Order) -> Vec<Binding> {
+        let lock = self.stripe(aor);
+        let mut out = {
+            let map = lock.read();
+            let Some(list) = map.get(aor) else {
+                return Vec::new();
+            };
+            if list.iter().all(|b| b.alive(now)) {
+                list.clone()
+            } else {
+                drop(map);
+                let mut map = lock.write();
+                let Some(list) = map.get_mut(aor) else {
+                    return Vec::new();
+                };
+                list.retain(|b| b.alive(now));
+                let out = list.clone();
+                if list.is_empty() {
+                    map.remove(aor);
+                }
+                out
+            }
+        };
+        sort(&mut out, order);
+        out
+    }
+
+    /// Whether `aor` has a live binding at `now`.
+    pub fn has_live(&self, aor: &[u8], now: u64) -> bool {
+        self.stripe(aor)
+            .read()
+            .get(aor)
+            .is_some_and(|l| l.iter().any(|b| b.alive(now)))
+    }
+
+    /// Runs `f` on the bindings of `aor` (newest first, dead ones already
+    /// removed) under the stripe's write lock: the whole change is atomic.
+    /// An empty list left by `f` removes the AoR.
+    pub fn update<R>(&self, aor: &[u8], now: u64, f: impl FnOnce(&mut Vec<Binding>) -> R) -> R {
+        let mut map = self.stripe(aor).write();
+        match map.get_mut(aor) {
+            Some(list) => {
+                list.retain(|b| b.alive(now));
+                let r = f(list);
+                if list.is_empty() {
+                    map.remove(aor);
+                }
+                r
+            }
+            None => {
+                let mut list = Vec::new();
+                let r = f(&mut list);
+                if !list.is_empty() {
+                    map.insert(aor.into(), list);
+                }
+                r
+            }
+        }
+    }
+
+    /// Adds or replaces (same contact URI) a binding as the newest.
+    pub fn insert(&self, aor: &[u8], b: Binding, now: u64) {
+        self.update(aor, now, |list| {
+            list.retain(|x| x.contact != b.contact);
+            list.insert(0, b);
+            list.truncate(HARD_MAX_BINDINGS);
+        });
+    }
+
+    /// Removes every binding of `aor`; returns how many there were.
+    pub fn remove_aor(&self, aor: &[u8]) -> usize {
+        self.stripe(aor).write().remove(aor).map_or(0, |l| l.len())
+    }
+
+    /// Removes the bindings dead at `now`; returns how many.
+    pub fn expire(&self, now: u64) -> usize {
+        let mut n = 0;
+        for s in self.stripes.iter() {
+            // A read pass first: most sweeps find nothing to remove and
+            // should not block lookups.
+            if !s.0.read().values().flatten().any(|b| !b.alive(now)) {
+                continue;
+            }
+            let mut map = s.0.write();
+            map.retain(|_, list| {
+                let before = list.len();
+                list.retain(|b| b.alive(now));
+                n += before - list.len();
+                !list.is_empty()
+            });
+        }
+        n
+    }
+
+    /// Number of AoRs (live or not yet swept).
+    pub fn aors(&self) -> usize {
+        self.stripes.iter().map(|s| s.0.read().len()).sum()
+    }
+
+    /// Number of bindings (live or not yet swept).
+    pub fn bindings(&self) -> usize {
+        self.stripes
+            .iter()
+            .map(|s| s.0.read().values().map(Vec::len).sum::<usize>())
+            .sum()
+    }
+
+    /// Every AoR with its live bindings at `now` (for dumps and RPC).
+    pub fn snapshot(&self, now: u64) -> Vec<(Aor, Vec<Binding>)> {
+        let mut out = Vec::new();
+        for s in self.stripes.iter() {
+            for (aor, list) in s.0.read().iter() {
+                let live: Vec<Binding> = list.iter().filter(|b| b.alive(now)).cloned().collect();
+                if !live.is_empty() {
+                    out.push((aor.clone(), live));
+                }
+            }
+        }
+        out
+    }
+}
+
+/// A table created on first use, with its name.
+type NamedTable = (Box<[u8]>, Arc<Table>);
+
+/// The store: every table, shared by all shards for the process lifetime
+/// (through [`crate::script::Config::location`]).
+#[derive(Debug, Default)]
+pub struct Location {
+    location: Table,
+    aliases: Table,
+    /// Tables with other names, created on first use.
+    others: RwLock<Vec<NamedTable>>,
+}
+
+/// A table borrowed from the store.
+pub enum TableRef<'l> {
+    Fixed(&'l Table),
+    Other(Arc<Table>),
+}
+
+impl std::ops::Deref for TableRef<'_> {
+    type Target = Table;
+    fn deref(&self) -> &Table {
+        match self {
+            TableRef::Fixed(t) => t,
+            TableRef::Other(t) => t,
+        }
+    }
+}
+
+impl Location {
+    pub fn new() -> Location {
+        Location::default()
+    }
+
+    /// The `location` table.
+    pub fn location(&self) -> &Table {
+        &self.location
+    }
+
+    /// The `aliases` table.
+    pub fn aliases(&self) -> &Table {
+        &self.aliases
+    }
+
+    /// The table named `name` (any case for `location` and `aliases`,
+    /// exact otherwise), created if needed; `None` when [`MAX_TABLES`]
+    /// other tables exist already.
+    pub fn table(&self, name: &[u8]) -> Option<TableRef<'_>> {
+        if name.eq_ignore_ascii_case(b"location") {
+            return Some(TableRef::Fixed(&self.location));
+        }
+        if name.eq_ignore_ascii_case(b"aliases") {
+            return Some(TableRef::Fixed(&self.aliases));
+        }
+        if let Some((_, t)) = self.others.read().iter().find(|(n, _)| &**n == name) {
+            return Some(TableRef::Other(Arc::clone(t)));
+        }
+        let mut others = self.others.write();
+        if let Some((_, t)) = others.iter().find(|(n, _)| &**n == name) {
+            return Some(TableRef::Other(Arc::clone(t)));
+        }
+        if others.len() >= MAX_TABLES {
+            return None;
+        }
+        let t = Arc::new(Table::new());
+        others.push((name.into(), Arc::clone(&t)));
+        Some(TableRef::Other(t))
+    }
+
+    /// Adds a permanent alias: requests to `alias` (a canonical AoR) are
+    /// sent to `target` (a URI) by `lookup("aliases")`.
+    pub fn add_alias(&self, alias: &[u8], target: &[u8]) {
+        self.aliases
+            .insert(alias, Binding::new(target, PERMANENT), now());
+    }
+
+    /// Removes the bindings of every table dead at `now` (Unix seconds);
+    /// returns how many.
+    pub fn expire(&self, now: u64) -> usize {
+        let others: Vec<Arc<Table>> = self
+            .others
+            .read()
+            .iter()
+            .map(|(_, t)| Arc::clone(t))
+            .collect();
+        self.location.expire(now)
+            + self.aliases.expire(now)
+            + others.iter().map(|t| t.expire(now)).sum::<usize>()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn b(uri: &str, expires: u64, q: Option<u16>) -> Binding {
+        Binding {
+            q,
+            ..Binding::new(uri.as_bytes(), expires)
+        }
+    }
+
+    #[test]
+    fn get_orders_and_expires_lazily() {
+        let t = Table::new();
+        t.insert(b"alice", b("sip:a@1", 100, Some(500)), 10);
+        t.insert(b"alice", b("sip:a@2", 200, None), 10);
+        t.insert(b"alice", b("sip:a@3", 50, Some(1000)), 10);
+        let q: Vec<_> = t
+            .get(b"alice", 10, Order::Q)
+            .into_iter()
+            .map(|b| b.contact)
+            .collect();
+        assert_eq!(
+            q,
+            vec![
+                b"sip:a@3"[..].into(),
+                b"sip:a@1"[..].into(),
+                b"sip:a@2"[..].into()
+            ]
+        );
+        let time: Vec<_> = t
+            .get(b"alice", 10, Order::Time)
+            .into_iter()
+            .map(|b| b.contact)
+            .collect();
+        assert_eq!(time[0], b"sip:a@3"[..].into());
+        // At 60, sip:a@3 is dead and removed by the read.
+        assert_eq!(t.get(b"alice", 60, Order::Q).len(), 2);
+        assert_eq!(t.bindings(), 2);
+        assert!(t.has_live(b"alice", 150));
+        assert!(!t.has_live(b"alice", 200));
+        assert!(t.get(b"alice", 200, Order::Q).is_empty());
+        assert_eq!(t.aors(), 0);
+        assert!(t.get(b"bob", 0, Order::Q).is_empty());
+    }
+
+    #[test]
+    fn expire_sweeps_every_table() {
+        let l = Location::new();
+        l.location().insert(b"a", b("sip:a@1", 100, None), 0);
+        l.location().insert(b"b", b("sip:b@1", 300, None), 0);
+        l.table(b"other")
+            .unwrap()
+            .insert(b"c", b("sip:c@1", 100, None), 0);
+        l.add_alias(b"800", b"sip:a@example.com");
+        assert_eq!(l.expire(150), 2);
+        assert_eq!(l.location().aors(), 1);
+        assert_eq!(l.table(b"other").unwrap().aors(), 0);
+        assert_eq!(l.aliases().bindings(), 1);
+        assert_eq!(l.expire(150), 0);
+    }
+
+    #[test]
+    fn tables_are_bounded() {
+        let l = Location::new();
+        for i in 0..MAX_TABLES {
+            assert!(l.table(format!("t{i}").as_bytes()).is_some());
+        }
+        assert!(l.table(b"one-more").is_none());
+        assert!(l.table(b"t0").is_some());
+        assert!(l.table(b"LOCATION").is_some());
+    }
+
+    #[test]
+    fn concurrent_saves_and_lookups() {
+        let l = Arc::new(Location::new());
+        let threads: Vec<_> = (0..8)
+            .map(|t| {
+                let l = Arc::clone(&l);
+                std::thread::spawn(move || {
+                    for i in 0..2000u32 {
+                        // Own AoRs and one shared by everybody.
+                        let own = format!("user{t}-{}", i % 50);
+                        let uri = format!("sip:{t}@10.0.0.{}", i % 7);
+                        l.location().insert(own.as_bytes(), b(&uri, 1000, None), 1);
+                        l.location().update(b"shared", 1, |list| {
+                            list.retain(|x| *x.contact != *uri.as_bytes());
+                            list.insert(0, b(&uri, 1000, Some(500)));
+                        });
+                        assert!(!l.location().get(own.as_bytes(), 1, Order::Q).is_empty());
+                        assert!(l.location().has_live(b"shared", 1));
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        // 8 threads x 50 AoRs, 7 contacts at most per thread.
+        assert_eq!(l.location().aors(), 8 * 50 + 1);
+        assert_eq!(l.location().get(b"shared", 1, Order::Q).len(), 8 * 7);
+        let n = l.location().bindings();
+        assert_eq!(l.expire(1000), n);
+        assert_eq!(l.location().aors(), 0);
+    }
+}

@@ -1,0 +1,373 @@
+//! `save(table[, flags])`: stores the contacts of a REGISTER (RFC 3261
+//! 10.3) and answers it.
+//!
+//! 1. The AoR is the To URI's ([`super::aor_of`]); none: `400`.
+//! 2. `Contact: *` needs `Expires: 0` (else `400`) and removes every
+//!    binding of the AoR, unless one of them has the request's Call-ID
+//!    with a CSeq not lower than the request's (then `400`, RFC 10.3
+//!    step 6).
+//! 3. Each contact's expiry is its `expires` parameter, else the Expires
+//!    header, else `default_expires`; 0 removes the binding. A non-zero
+//!    expiry below `min_expires` fails the whole request with `423
+//!    Interval Too Brief` and `Min-Expires`; one above `max_expires`
+//!    (when set) is cut to it. A bad `expires` or `q` is `400`.
+//! 4. A contact already bound with the same Call-ID and a lower CSeq
+//!    fails the request (`400`, RFC 10.3 step 7); the same CSeq within
+//!    `cseq_delay` seconds of its last change is a retransmission and the
+//!    contact is left as it is; later it fails too.
+//! 5. More than `max_contacts` bindings after adding new ones: `503 Too
+//!    Many Registered Contacts` (with `Retry-After` when `retry_after` is
+//!    set).
+//! 6. Path (RFC 3327, `use_path`) is stored with each contact; with
+//!    `path_mode=2` a Path without `Supported: path` is `420 Bad
+//!    Extension`.
+//!
+//! The whole request is applied under the AoR's stripe lock, all or
+//! nothing. Then `200 OK` lists every binding of the AoR (`Contact:
+//! <uri>;expires=N[;q=Q]`, one line each) and the Path when it is echoed.
+//! Errors are answered with the code above and a `P-Registrar-Error`
+//! header naming the fault (as SER and Kamailio do). The reply goes
+//! through `ctx.reply_headers` and [`Action::Reply`]: `save` returns 1
+//! after a 200, -1 after an error reply. Flag `0x02` (and the
+//! `*_noreply` names) leaves the reply to the script.
+
+use crate::script::{Action, Args, MsgCtx, Ret, level};
+use crate::sip::header::HeaderName;
+use crate::sip::method::Method;
+
+use super::location::{Binding, FL_NAT, HARD_MAX_BINDINGS, now, sort};
+use super::{Params, aor_of, table};
+
+/// `save` flag: do not reply.
+pub const FLAG_NO_REPLY: i64 = 0x02;
+
+/// A refused REGISTER.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Reject {
+    pub code: u16,
+    pub reason: &'static str,
+    /// The `P-Registrar-Error` text.
+    pub info: &'static str,
+    /// Extra header lines (each ending in CRLF).
+    pub extra: String,
+}
+
+fn reject(code: u16, reason: &'static str, info: &'static str) -> Reject {
+    Reject {
+        code,
+        reason,
+        info,
+        extra: String::new(),
+    }
+}
+
+fn bad(info: &'static str) -> Reject {
+    reject(400, "Bad Request", info)
+}
+
+/// One Contact of the request.
+struct NewContact {
+    uri: Vec<u8>,
+    /// Seconds; 0 removes.
+    expires: u32,
+    q: Option<u16>,
+}
+
+/// What the REGISTER asks, read before taking the lock.
+struct Request {
+    aor: Vec<u8>,
+    star: bool,
+    contacts: Vec<NewContact>,
+    /// The binding every new contact starts from.
+    template: Binding,
+    /// Path to echo in the 200.
+    echo_path: Option<Vec<u8>>,
+}
+
+fn read_request(ctx: &MsgCtx<'_, '_>, p: &Params) -> Result<Request, Reject> {
+    let msg = ctx.msg;
+    let to = msg.to().map_err(|_| bad("Error while parsing To header"))?;
+    let aor = aor_of(&to.uri, p).ok_or_else(|| bad("Error while extracting Address of Record"))?;
+    let call_id = msg
+        .call_id()
+        .map_err(|_| bad("Error while parsing Call-ID header"))?;
+    let cseq = msg
+        .cseq()
+        .map_err(|_| bad("Error while parsing CSeq header"))?
+        .num;
+    let contacts = msg
+        .contacts()
+        .map_err(|_| bad("Error while parsing Contact header"))?;
+    let hdr_expires = msg
+        .expires()
+        .map_err(|_| bad("Error while parsing Expires header"))?;
+    if contacts.star && hdr_expires != Some(0) {
+        return Err(bad("Contact * used with Expires other than 0"));
+    }
+    let mut list = Vec::with_capacity(contacts.list.len());
+    for c in &contacts.list {
+        let expires = match c.expires() {
+            Some(Ok(e)) => e,
+            Some(Err(_)) => return Err(bad("Invalid expires param in contact")),
+            None => hdr_expires.unwrap_or(p.default_expires),
+        };
+        let expires = if expires != 0 && p.min_expires > 0 && expires < p.min_expires {
+            return Err(Reject {
+                extra: format!("Min-Expires: {}\r\n", p.min_expires),
+                ..reject(423, "Interval Too Brief", "Expires too short")
+            });
+        } else if p.max_expires > 0 && expires > p.max_expires {
+            p.max_expires
+        } else {
+            expires
+        };
+        let q = match c.q_checked() {
+            Some(Ok(q)) => Some(q),
+            Some(Err(_)) => return Err(bad("Invalid q param in contact")),
+            None => p.default_q,
+        };
+        list.push(NewContact {
+            uri: c.uri.raw.to_vec(),
+            expires,
+            q,
+        });
+    }
+
+    let mut path = None;
+    let mut path_dst = None;
+    let mut echo_path = None;
+    if p.use_path && msg.header(HeaderName::Path).is_some() {
+        let first = msg.paths().map_err(|_| bad("Invalid Path header"))?;
+        let supported = msg
+            .option_tags(HeaderName::Supported)
+            .unwrap_or_default()
+            .iter()
+            .any(|t| t.eq_ignore_ascii_case(b"path"));
+        if p.path_mode == 2 && !supported {
+            return Err(Reject {
+                extra: "Unsupported: path\r\n".into(),
+                ..reject(420, "Bad Extension", "Path header without Supported: path")
+            });
+        }
+        let mut joined = Vec::new();
+        for h in msg.headers_named(HeaderName::Path) {
+            if !joined.is_empty() {
+                joined.push(b',');
+            }
+            joined.extend_from_slice(msg.value_of(h));
+        }
+        path_dst = first.first().map(|a| a.uri.raw.into());
+        if p.path_mode > 0 && supported {
+            echo_path = Some(joined.clone());
+        }
+        path = Some(joined.into_boxed_slice());
+    }
+
+    let nat = p.nat_flag.is_some_and(|f| ctx.flags & (1u64 << f) != 0)
+        || p.nat_bflag.is_some_and(|f| ctx.bflags & (1u64 << f) != 0);
+    let template = Binding {
+        contact: Box::default(),
+        expires: 0,
+        q: None,
+        call_id: call_id.into(),
+        cseq,
+        path,
+        path_dst,
+        received: Some(ctx.src),
+        user_agent: msg.value(HeaderName::UserAgent).map(Into::into),
+        flags: if nat { FL_NAT } else { 0 },
+        bflags: ctx.bflags,
+        last_modified: 0,
+    };
+    Ok(Request {
+        aor,
+        star: contacts.star,
+        contacts: list,
+        template,
+        echo_path,
+    })
+}
+
+/// Applies `req` to the (live, newest first) bindings `list` at `now`;
+/// `list` is left unchanged on error.
+fn apply(list: &mut Vec<Binding>, req: &Request, p: &Params, now: u64) -> Result<(), Reject> {
+    let t = &req.template;
+    let same_dialog = |b: &Binding| b.call_id == t.call_id;
+    if req.star {
+        if list.iter().any(|b| same_dialog(b) && b.cseq >= t.cseq) {
+            return Err(bad("Invalid CSeq number"));
+        }
+        list.clear();
+        return Ok(());
+    }
+    let mut work = list.clone();
+    let mut added = false;
+    for c in &req.contacts {
+        let pos = work.iter().position(|b| *b.contact == *c.uri);
+        if let Some(b) = pos.and_then(|i| work.get(i))
+            && same_dialog(b)
+            && t.cseq <= b.cseq
+        {
+            if t.cseq == b.cseq && b.last_modified.saturating_add(u64::from(p.cseq_delay)) > now {
+                continue; // a retransmission
+            }
+            return Err(bad("Invalid CSeq number"));
+        }
+        if let Some(i) = pos {
+            work.remove(i);
+        } else if c.expires != 0 {
+            added = true;
+        }
+        if c.expires != 0 {
+            work.insert(
+                0,
+                Binding {
+                    contact: c.uri.as_slice().into(),
+                    expires: now.saturating_add(u64::from(c.expires)),
+                    q: c.q,
+                    last_modified: now,
+                    ..t.clone()
+                },
+            );
+        }
+    }
+    let max = match p.max_contacts {
+        0 => HARD_MAX_BINDINGS,
+        m => (m as usize).min(HARD_MAX_BINDINGS),
+    };
+    if added && work.len() > max {
+        let mut r = reject(
+            503,
+            "Too Many Registered Contacts",
+            "Too many registered contacts",
+        );
+        if p.retry_after > 0 {
+            r.extra = format!("Retry-After: {}\r\n", p.retry_after);
+        }
+        return Err(r);
+    }
+    *list = work;
+    Ok(())
+}
+
+/// Appends a header line to the reply headers (after a CRLF if the
+/// script's `append_to_reply` text lacks one).
+fn push_line(ctx: &mut MsgCtx<'_, '_>, line: &[u8]) {
+    let h = &mut ctx.reply_headers;
+    if !h.is_empty() && !h.ends_with(b"\n") {
+        h.extend_from_slice(b"\r\n");
+    }
+    h.extend_from_slice(line);
+    h.extend_from_slice(b"\r\n");
+}
+
+/// Formats a q-value in thousandths (`500` -> `0.5`).
+pub(crate) fn q_text(q: u16) -> String {
+    if q >= 1000 {
+        return "1".into();
+    }
+    let s = format!("0.{q:03}");
+    s.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
+/// `save(table[, flags])` and its names.
+pub(crate) fn save(ctx: &mut MsgCtx<'_, '_>, args: &Args<'_>) -> Ret {
+    let flags = args.int(1, ctx).unwrap_or(0);
+    save_with(ctx, args, flags & FLAG_NO_REPLY == 0)
+}
+
+/// `save_noreply(table[, flags])` and `save_contacts_noreply`.
+pub(crate) fn save_noreply(ctx: &mut MsgCtx<'_, '_>, args: &Args<'_>) -> Ret {
+    save_with(ctx, args, false)
+}
+
+fn save_with(ctx: &mut MsgCtx<'_, '_>, args: &Args<'_>, reply: bool) -> Ret {
+    let (_, fname) = args.function();
+    match ctx.msg.method() {
+        None | Some(Method::Ack) => {
+            ctx.log(
+                level::L_ERR,
+                &format!("{fname}(): needs a request (not an ACK)"),
+            );
+            return Ret::Code(-1);
+        }
+        Some(_) => {}
+    }
+    let Some(table) = table(ctx, args) else {
+        if reply {
+            ctx.actions.push(Action::ReplyError);
+        }
+        return Ret::Code(-1);
+    };
+    let config = ctx.config;
+    let p = &config.registrar;
+    let now = now();
+    let result = read_request(ctx, p).and_then(|req| {
+        table
+            .update(&req.aor, now, |list| {
+                apply(list, &req, p, now).map(|()| {
+                    let mut out = list.clone();
+                    sort(&mut out, p.order);
+                    out
+                })
+            })
+            .map(|list| (list, req.echo_path))
+    });
+    match result {
+        Ok((bindings, echo_path)) => {
+            if reply {
+                for b in &bindings {
+                    let mut line = Vec::with_capacity(b.contact.len() + 32);
+                    line.extend_from_slice(b"Contact: <");
+                    line.extend_from_slice(&b.contact);
+                    line.extend_from_slice(format!(">;expires={}", b.remaining(now)).as_bytes());
+                    if let Some(q) = b.q {
+                        line.extend_from_slice(format!(";q={}", q_text(q)).as_bytes());
+                    }
+                    push_line(ctx, &line);
+                }
+                if let Some(path) = echo_path {
+                    let mut line = b"Path: ".to_vec();
+                    line.extend_from_slice(&path);
+                    push_line(ctx, &line);
+                }
+                ctx.actions.push(Action::Reply {
+                    code: 200,
+                    reason: b"OK".to_vec(),
+                });
+            }
+            Ret::Code(1)
+        }
+        Err(r) => {
+            ctx.log(
+                level::L_INFO,
+                &format!("{fname}(): {} {} ({})", r.code, r.reason, r.info),
+            );
+            if reply {
+                push_line(ctx, format!("P-Registrar-Error: {}", r.info).as_bytes());
+                if let Some(extra) = r.extra.strip_suffix("\r\n") {
+                    push_line(ctx, extra.as_bytes());
+                }
+                ctx.actions.push(Action::Reply {
+                    code: r.code,
+                    reason: r.reason.as_bytes().to_vec(),
+                });
+            }
+            Ret::Code(-1)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::q_text;
+
+    #[test]
+    fn q_values() {
+        assert_eq!(q_text(1000), "1");
+        assert_eq!(q_text(500), "0.5");
+        assert_eq!(q_text(25), "0.025");
+        assert_eq!(q_text(0), "0");
+        assert_eq!(q_text(120), "0.12");
+    }
+}

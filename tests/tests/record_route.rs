@@ -1,0 +1,179 @@
+//! Record-routing through the running router over real UDP sockets: the
+//! INVITE is record-routed, the 200 carries our Record-Route back to the
+//! UAC, and the in-dialog ACK and BYE (sent to us with `Route: <our RR>`)
+//! are loose-routed to the UAS without our Route.
+
+use std::time::Duration;
+
+use ser_tests::router::{Peer, Router, Start, first_line, header, headers};
+
+const CONFIG: &str = r#"#!KAMAILIO
+listen=udp:127.0.0.1:{PORT}
+loadmodule "sl.so"
+loadmodule "maxfwd.so"
+loadmodule "rr.so"
+loadmodule "siputils.so"
+
+request_route {
+    if (!mf_process_maxfwd_header("10")) {
+        sl_send_reply("483", "Too Many Hops");
+        exit;
+    }
+    if (has_totag()) {
+        if (loose_route()) {
+            forward();
+            exit;
+        }
+        sl_send_reply("404", "Not here");
+        exit;
+    }
+    record_route();
+    forward();
+}
+"#;
+
+const WAIT: Duration = Duration::from_secs(3);
+
+/// A request from the UAC at `uac_port`.
+#[allow(clippy::too_many_arguments)]
+fn request(
+    method: &str,
+    ruri: &str,
+    uac_port: u16,
+    branch: &str,
+    cseq: u32,
+    to_tag: &str,
+    route: Option<&str>,
+) -> String {
+    let route = route.map_or(String::new(), |r| format!("Route: {r}\r\n"));
+    let to_tag = if to_tag.is_empty() {
+        String::new()
+    } else {
+        format!(";tag={to_tag}")
+    };
+    format!(
+        "{method} {ruri} SIP/2.0\r\n\
+         Via: SIP/2.0/UDP 127.0.0.1:{uac_port};branch=z9hG4bK-{branch};rport\r\n\
+         Max-Forwards: 70\r\n\
+         {route}\
+         From: <sip:alice@example.com>;tag=a1\r\n\
+         To: <sip:bob@example.com>{to_tag}\r\n\
+         Call-ID: rr-call-1\r\n\
+         CSeq: {cseq} {method}\r\n\
+         Contact: <sip:alice@127.0.0.1:{uac_port}>\r\n\
+         Content-Length: 0\r\n\r\n"
+    )
+}
+
+/// The UAS's reply to `req`: its Vias and Record-Routes (RFC 3261
+/// 12.1.1), From, To with a tag, Call-ID, CSeq, Contact.
+fn reply_to(req: &str, code: u16, reason: &str, uas_port: u16) -> String {
+    let mut out = format!("SIP/2.0 {code} {reason}\r\n");
+    for v in headers(req, "Via") {
+        out.push_str(&format!("Via: {v}\r\n"));
+    }
+    for rr in headers(req, "Record-Route") {
+        out.push_str(&format!("Record-Route: {rr}\r\n"));
+    }
+    for h in ["From", "Call-ID", "CSeq"] {
+        out.push_str(&format!("{h}: {}\r\n", header(req, h).unwrap()));
+    }
+    let to = header(req, "To").unwrap();
+    if to.contains(";tag=") {
+        out.push_str(&format!("To: {to}\r\n"));
+    } else {
+        out.push_str(&format!("To: {to};tag=uas1\r\n"));
+    }
+    out.push_str(&format!("Contact: <sip:bob@127.0.0.1:{uas_port}>\r\n"));
+    out.push_str("Content-Length: 0\r\n\r\n");
+    out
+}
+
+fn dialog_through_the_proxy(how: &Start<'_>) {
+    let r = Router::start(CONFIG, how);
+    let (uac, uas) = (Peer::new(), Peer::new());
+    let (uac_port, uas_port) = (uac.port(), uas.port());
+    let our_rr = format!("<sip:127.0.0.1:{};lr;ftag=a1>", r.port);
+
+    // INVITE: record-routed.
+    let invite = request(
+        "INVITE",
+        &format!("sip:bob@127.0.0.1:{uas_port}"),
+        uac_port,
+        "inv",
+        1,
+        "",
+        None,
+    );
+    uac.send(r.addr(), invite.as_bytes());
+    let (req, from) = uas.recv(WAIT).expect("the UAS gets the INVITE");
+    assert_eq!(from, r.addr());
+    assert_eq!(headers(&req, "Record-Route"), [our_rr.as_str()], "{req}");
+    assert_eq!(header(&req, "Route"), None);
+
+    // 200 OK: back to the UAC with our Record-Route.
+    uas.send(r.addr(), reply_to(&req, 200, "OK", uas_port).as_bytes());
+    let (ok, _) = uac.recv(WAIT).expect("the UAC gets the 200");
+    assert_eq!(first_line(&ok), "SIP/2.0 200 OK");
+    assert_eq!(headers(&ok, "Record-Route"), [our_rr.as_str()], "{ok}");
+    assert_eq!(headers(&ok, "Via").len(), 1, "{ok}");
+
+    // ACK and BYE: R-URI = the UAS's Contact, Route = our Record-Route
+    // (the route set, RFC 3261 12.1.2), sent to us.
+    let target = format!("sip:bob@127.0.0.1:{uas_port}");
+    for (method, cseq, branch) in [("ACK", 1, "ack"), ("BYE", 2, "bye")] {
+        let req = request(
+            method,
+            &target,
+            uac_port,
+            branch,
+            cseq,
+            "uas1",
+            Some(&our_rr),
+        );
+        uac.send(r.addr(), req.as_bytes());
+        let (got, from) = uas
+            .recv(WAIT)
+            .unwrap_or_else(|| panic!("the UAS gets the {method}"));
+        assert_eq!(from, r.addr());
+        assert_eq!(first_line(&got), format!("{method} {target} SIP/2.0"));
+        assert_eq!(header(&got, "Route"), None, "our Route is removed: {got}");
+        assert_eq!(header(&got, "Record-Route"), None, "{got}");
+        let vias = headers(&got, "Via");
+        assert_eq!(vias.len(), 2, "{got}");
+        assert!(
+            vias[0].starts_with(&format!("SIP/2.0/UDP 127.0.0.1:{};branch=z9hG4bK", r.port)),
+            "{}",
+            vias[0]
+        );
+        if method == "BYE" {
+            uas.send(r.addr(), reply_to(&got, 200, "OK", uas_port).as_bytes());
+            let (ok, _) = uac.recv(WAIT).expect("the UAC gets the 200 to the BYE");
+            assert_eq!(first_line(&ok), "SIP/2.0 200 OK");
+            assert_eq!(header(&ok, "CSeq"), Some("2 BYE"));
+        }
+    }
+
+    // An in-dialog request without a Route set is refused by the script.
+    let stray = request("BYE", &target, uac_port, "stray", 3, "uas1", None);
+    uac.send(r.addr(), stray.as_bytes());
+    let (no, _) = uac.recv(WAIT).expect("the UAC gets the 404");
+    assert_eq!(first_line(&no), "SIP/2.0 404 Not here");
+    assert!(
+        uas.recv(Duration::from_millis(300)).is_none(),
+        "nothing reaches the UAS"
+    );
+}
+
+#[test]
+fn dialog_is_record_routed_uring() {
+    dialog_through_the_proxy(&Start::default());
+}
+
+#[test]
+fn dialog_is_record_routed_epoll() {
+    dialog_through_the_proxy(&Start {
+        args: &["-W", "epoll"],
+        ..Start::default()
+    });
+}
