@@ -496,25 +496,36 @@ impl UringDriver {
 
     /// Submits and waits up to `timeout` for one completion.
     fn enter(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+        self.enter_for(timeout, 1)
+    }
+
+    /// Submits and waits up to `timeout` until `want` completions are
+    /// there.
+    fn enter_for(&mut self, timeout: Option<Duration>, want: usize) -> io::Result<()> {
         match timeout {
-            None => enter_ok(self.ring.submit_and_wait(1)),
+            None => enter_ok(self.ring.submit_and_wait(want)),
             Some(d) => {
                 // Far-off deadlines are clamped (the shard re-waits anyway).
                 let d = d.min(Duration::from_secs(u64::from(u32::MAX)));
                 let ts = Timespec::from(d);
                 let args = SubmitArgs::new().timespec(&ts);
-                enter_ok(self.ring.submitter().submit_with_args(1, &args))
+                enter_ok(self.ring.submitter().submit_with_args(want, &args))
             }
         }
     }
 
     /// See [`super::Driver::wait`]. The sends and the wait share one
-    /// `io_uring_enter`; sends on UDP complete at once, so the wait may
-    /// return early with only their completions, which `poll` reports.
+    /// `io_uring_enter`. Sends on UDP usually complete inside it, so the
+    /// wait asks for one completion more than it submitted sends: it then
+    /// sleeps until something else happens (a datagram, a wake-up, the
+    /// timeout) instead of returning at once with only the sends' own
+    /// completions and costing a second `io_uring_enter` per turn.
     pub fn wait(&mut self, out: &mut Outbox, timeout: Option<Duration>) -> io::Result<()> {
         self.rearm()?;
+        let before = self.inflight;
         self.queue_sends(out);
-        self.enter(timeout)
+        let sends = self.inflight.saturating_sub(before);
+        self.enter_for(timeout, sends + 1)
     }
 
     /// See [`super::Driver::poll`].
