@@ -16,4 +16,5 @@ pub mod script;
 pub mod server;
 pub mod shard;
 pub mod sip;
+pub mod tm;
 pub mod version;
