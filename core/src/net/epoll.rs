@@ -471,57 +471,13 @@ impl EpollDriver {
 #[cfg(test)]
 mod tests {
     use super::super::Driver;
-    use super::super::testkit;
     use super::*;
 
     fn open(sockets: Vec<UdpSocket>, waker: RawFd) -> Option<Driver> {
         Some(Driver::Epoll(EpollDriver::new(sockets, waker).unwrap()))
     }
 
-    #[test]
-    fn echo_relay() {
-        testkit::echo_relay(open);
-    }
-
-    #[test]
-    fn burst() {
-        testkit::burst(open);
-    }
-
-    #[test]
-    fn waker() {
-        testkit::waker(open);
-    }
-
-    #[test]
-    fn timeout() {
-        testkit::timeout(open);
-    }
-
-    #[test]
-    fn truncated() {
-        testkit::truncated(open);
-    }
-
-    #[test]
-    fn two_sockets() {
-        testkit::two_sockets(open);
-    }
-
-    #[test]
-    fn flush() {
-        testkit::flush(open);
-    }
-
-    #[test]
-    fn many_sends() {
-        testkit::many_sends(open);
-    }
-
-    #[test]
-    fn send_errors() {
-        testkit::send_errors(open);
-    }
+    crate::driver_tests!(open);
 
     #[test]
     fn timeout_rounds_up() {

@@ -231,6 +231,25 @@ impl Driver {
 /// Loopback scenarios both drivers must pass (each driver's tests run
 /// them with its own constructor). Every wait has a deadline: a broken
 /// driver fails a test, it does not hang it.
+/// The scenarios every driver must pass, as `#[test]`s calling `open`
+/// (a `fn(Vec<UdpSocket>, RawFd) -> Option<Driver>`; `None` skips).
+#[cfg(test)]
+#[macro_export]
+macro_rules! driver_tests {
+    ($open:ident) => {
+        $crate::driver_tests!(@each $open, echo_relay, burst, waker, timeout, truncated,
+            two_sockets, flush, many_sends, send_errors);
+    };
+    (@each $open:ident, $($name:ident),*) => {
+        $(
+            #[test]
+            fn $name() {
+                $crate::net::testkit::$name($open);
+            }
+        )*
+    };
+}
+
 #[cfg(test)]
 pub(crate) mod testkit {
     use super::*;
