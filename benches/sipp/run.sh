@@ -1,22 +1,31 @@
 #!/usr/bin/env bash
-# Stateless forwarding under sipp: ser vs Kamailio, same load, same run.
+# ser vs Kamailio under sipp, same load, same run.
 #
-#   benches/sipp/run.sh [--calls N] [--rate R] [--only ser|kamailio]
-#                       [--ser-epoll] [--hold MS] [--workers N] [--keep]
+#   benches/sipp/run.sh [--scenario calls|register] [--calls N] [--rate R]
+#                       [--only ser|kamailio] [--ser-epoll] [--hold MS]
+#                       [--workers N] [--keep]
 #
-# For each server: start it on 127.0.0.1:5060 (2 workers), wait until it
-# answers, run a sipp UAS (127.0.0.1:5080) and a sipp UAC (127.0.0.1:5070)
-# through it, read the CPU time of the server's whole process tree, stop it
-# with SIGTERM, and print one markdown table. See README.md next to this file.
+# --scenario calls (default): stateless forwarding. For each server: start
+# it on 127.0.0.1:5060 (2 workers), wait until it answers, run a sipp UAS
+# (127.0.0.1:5080) and a sipp UAC (127.0.0.1:5070) through it, read the CPU
+# time of the server's whole process tree, stop it with SIGTERM, and print
+# one markdown table.
+# --scenario register: the same, but the server is a registrar
+# (save("location")) and a sipp UAC sends one REGISTER per call, each for a
+# new user; no UAS. --calls is then the number of REGISTERs.
+# See README.md next to this file.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 
 # --- settings ---------------------------------------------------------------
-CALLS=20000          # calls per server
-RATE=1500            # calls per second asked of the UAC (2000 lost calls now and then)
-HOLD_MS=1000         # pause between ACK and BYE (sipp -d)
+SCENARIO=calls       # calls (stateless forwarding) or register (registrar)
+CALLS=20000          # calls (or REGISTERs) per server
+RATE=""              # per second asked of the UAC; default per scenario below
+RATE_CALLS=1500      # calls: 2000 lost calls now and then
+RATE_REGISTER=2000   # register
+HOLD_MS=1000         # pause between ACK and BYE (sipp -d; calls only)
 ONLY=""              # "", ser or kamailio
 SER_EPOLL=0          # 1: add a row for ser -W epoll
 KEEP=0               # 1: keep the temp dir with the logs
@@ -26,12 +35,14 @@ PROXY_PORT=5060 UAS_PORT=5080 UAC_PORT=5070
 SER_BIN=${SER_BIN:-$ROOT/target/release/ser}
 KAMAILIO_BIN=${KAMAILIO_BIN:-/usr/sbin/kamailio}
 SIPP=${SIPP:-sipp}
+KAMCMD=${KAMCMD:-kamcmd}     # register: reads Kamailio's bindings
 READY_TIMEOUT=15     # s for a server to answer the probe
 STOP_TIMEOUT=10      # s for a server to exit after SIGTERM
 
-usage() { sed -n '4,5p' "$0" | sed 's/^# *//' >&2; exit 2; }
+usage() { sed -n '4,6p' "$0" | sed 's/^# *//' >&2; exit 2; }
 while [ $# -gt 0 ]; do
     case "$1" in
+        --scenario) SCENARIO=${2:?}; shift 2 ;;
         --calls) CALLS=${2:?}; shift 2 ;;
         --rate) RATE=${2:?}; shift 2 ;;
         --hold) HOLD_MS=${2:?}; shift 2 ;;
@@ -44,12 +55,19 @@ while [ $# -gt 0 ]; do
     esac
 done
 case "$ONLY" in ""|ser|kamailio) ;; *) echo "run.sh: --only takes ser or kamailio" >&2; exit 2 ;; esac
+case "$SCENARIO" in
+    calls) CFG_NAME=stateless; RATE=${RATE:-$RATE_CALLS} ;;
+    register) CFG_NAME=register; RATE=${RATE:-$RATE_REGISTER} ;;
+    *) echo "run.sh: --scenario takes calls or register" >&2; exit 2 ;;
+esac
 for n in "$CALLS" "$RATE" "$HOLD_MS" "$WORKERS"; do
     [[ "$n" =~ ^[1-9][0-9]*$ ]] || { echo "run.sh: '$n' is not a positive number" >&2; exit 2; }
 done
 command -v "$SIPP" >/dev/null || { echo "run.sh: sipp not found (Debian: sip-tester)" >&2; exit 2; }
 command -v python3 >/dev/null || { echo "run.sh: python3 not found (used for the probe)" >&2; exit 2; }
 
+# A REGISTER has no hold.
+[ "$SCENARIO" = register ] && HOLD_MS=0
 # Every sipp run is bounded: creation time + hold + a generous margin.
 LOAD_TIMEOUT=$(( CALLS / RATE + HOLD_MS / 1000 + 60 ))
 # A call waiting longer than this for its next message fails (sipp
@@ -59,10 +77,13 @@ TCK=$(getconf CLK_TCK)
 
 # --- temp dir, and cleanup of what we started (by PID only) -----------------
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/ser-sipp.XXXXXX")
-# Both configs with the same number of workers (children=).
-KAM_CFG="$TMP/kamailio-stateless.cfg" SER_CFG="$TMP/ser-stateless.cfg"
-sed "s/^children=.*/children=$WORKERS/" "$HERE/kamailio-stateless.cfg" >"$KAM_CFG"
-sed "s/^children=.*/children=$WORKERS/" "$HERE/ser-stateless.cfg" >"$SER_CFG"
+# Both configs with the same number of workers (children=). Kamailio's
+# control socket (register: to count its bindings) goes into the temp dir.
+KAM_CFG="$TMP/kamailio-$CFG_NAME.cfg" SER_CFG="$TMP/ser-$CFG_NAME.cfg"
+KAM_CTL="$TMP/kamailio-ctl.sock"
+sed -e "s/^children=.*/children=$WORKERS/" -e "s|unix:/run/kamailio/kamailio_ctl|unix:$KAM_CTL|" \
+    "$HERE/kamailio-$CFG_NAME.cfg" >"$KAM_CFG"
+sed "s/^children=.*/children=$WORKERS/" "$HERE/ser-$CFG_NAME.cfg" >"$SER_CFG"
 
 # A process is identified by PID and start time (field 22 of its stat), so a
 # PID reused by someone else after ours exited is never signalled.
@@ -196,6 +217,84 @@ stat_last() {
 hms_s() { awk -F: '{ printf "%.6f", $1*3600 + $2*60 + $3 + $4/1e6 }' <<<"$1"; }
 epoch_s() { awk -F'\t' '{ print $3 }' <<<"$1"; }
 
+# --- the two loads -------------------------------------------------------------
+# Each runs its sipp(s) against the server in $PROXY_PORT and sets:
+#   CHECK    the scenario's own check (calls: calls the UAS completed;
+#            register: set later by count_bindings)
+#   LOAD_RC  how the sipps exited, for the status column
+
+# Calls: UAS first (it exits by itself after CALLS calls), then the UAC.
+# Both sipps are our direct children (no wrapper: a signal must reach sipp
+# itself); sipp's -timeout and wait_exit bound them.
+load_calls() {
+    local name=$1 dir=$2
+    "$SIPP" -sf "$HERE/uas.xml" -i "$IP" -p "$UAS_PORT" \
+        -m "$CALLS" -recv_timeout "$RECV_TIMEOUT" -timeout "$(( LOAD_TIMEOUT + 15 ))s" -nostdin -trace_stat -stf "$dir/uas.csv" \
+        -trace_screen -screen_file "$dir/uas.screen" -trace_err -error_file "$dir/uas.err" \
+        >"$dir/uas.out" 2>&1 &
+    local uas=$!
+    own "$uas"
+    local t=0
+    while port_free "$UAS_PORT"; do               # until the UAS has bound its port
+        sleep 0.1; t=$(( t + 1 ))
+        [ "$t" -lt 50 ] && alive "$uas" || { log "$name: sipp UAS did not start"; cat "$dir/uas.out" >&2; exit 1; }
+    done
+
+    log "$name: $CALLS calls at $RATE/s (hold ${HOLD_MS} ms)"
+    run_uac "$name" "$dir" "$HERE/uac.xml" -s service -key uas "$IP:$UAS_PORT" -d "$HOLD_MS"
+    local uac_rc=$RC
+    # The UAS ends CALLS calls after its timewait; a lost call keeps it
+    # waiting, so bound it and stop it softly (SIGUSR1 = sipp's "quit").
+    local uas_rc; wait_exit "$uas" 15; uas_rc=$RC
+    if [ "$uas_rc" = timeout ]; then
+        log "$name: sipp UAS still waiting for calls; stopping it"
+        stop_sipp "$uas"; uas_rc=$RC
+    fi
+    CHECK=0
+    [ -s "$dir/uas.csv" ] && CHECK=$(stat_last "$dir/uas.csv" 'SuccessfulCall(C)')
+    LOAD_RC="UAC exit $uac_rc, UAS exit $uas_rc"
+}
+
+# Register: the UAC alone; the server answers every REGISTER itself.
+load_register() {
+    local name=$1 dir=$2
+    log "$name: $CALLS REGISTERs at $RATE/s, one new user each"
+    run_uac "$name" "$dir" "$HERE/register.xml"
+    CHECK="-"
+    LOAD_RC="UAC exit $RC"
+}
+
+# run_uac NAME DIR SCENARIO [sipp options...]: the sipp UAC, bounded; sets
+# RC like wait_exit.
+run_uac() {
+    local name=$1 dir=$2 sf=$3; shift 3
+    "$SIPP" "$IP:$PROXY_PORT" -sf "$sf" "$@" -i "$IP" -p "$UAC_PORT" \
+        -m "$CALLS" -r "$RATE" -rp 1000 -recv_timeout "$RECV_TIMEOUT" -timeout "${LOAD_TIMEOUT}s" -nostdin \
+        -trace_stat -stf "$dir/uac.csv" -trace_screen -screen_file "$dir/uac.screen" \
+        -trace_err -error_file "$dir/uac.err" >"$dir/uac.out" 2>&1 &
+    local uac=$!
+    own "$uac"
+    wait_exit "$uac" "$(( LOAD_TIMEOUT + 10 ))"
+    if [ "$RC" = timeout ]; then
+        log "$name: sipp UAC overran ${LOAD_TIMEOUT}s; stopping it"
+        stop_sipp "$uac"
+    fi
+}
+
+# Register, after the CPU is read and before SIGTERM: the number of
+# Kamailio's bindings (usrloc's location_contacts counter), through its
+# control socket. ser does not expose its table yet: "-".
+count_bindings() {
+    [ "$SCENARIO" = register ] && [ "$1" = kamailio ] || return 0
+    local n
+    if n=$(timeout 10 "$KAMCMD" -s "unix:$KAM_CTL" cnt.get usrloc location_contacts 2>"$2/kamcmd.err") \
+        && [[ "$n" =~ ^[0-9]+$ ]]; then
+        CHECK=$n
+    else
+        log "kamailio: could not read its bindings: $n"; sed 's/^/    /' "$2/kamcmd.err" >&2
+    fi
+}
+
 # --- one server --------------------------------------------------------------
 
 ROWS=()              # table rows
@@ -255,41 +354,8 @@ run_one() {
     # shellcheck disable=SC2086
     local cpu0; cpu0=$(cpu_ticks $pids)
 
-    # UAS first (it exits by itself after CALLS calls), then the UAC.
-    # Both sipps are our direct children (no wrapper: a signal must reach
-    # sipp itself); sipp's -timeout and wait_exit bound them.
-    "$SIPP" -sf "$HERE/uas.xml" -i "$IP" -p "$UAS_PORT" \
-        -m "$CALLS" -recv_timeout "$RECV_TIMEOUT" -timeout "$(( LOAD_TIMEOUT + 15 ))s" -nostdin -trace_stat -stf "$dir/uas.csv" \
-        -trace_screen -screen_file "$dir/uas.screen" -trace_err -error_file "$dir/uas.err" \
-        >"$dir/uas.out" 2>&1 &
-    local uas=$!
-    own "$uas"
-    local t=0
-    while port_free "$UAS_PORT"; do               # until the UAS has bound its port
-        sleep 0.1; t=$(( t + 1 ))
-        [ "$t" -lt 50 ] && alive "$uas" || { log "$name: sipp UAS did not start"; cat "$dir/uas.out" >&2; exit 1; }
-    done
-
-    log "$name: $CALLS calls at $RATE/s (hold ${HOLD_MS} ms)"
-    "$SIPP" "$IP:$PROXY_PORT" -sf "$HERE/uac.xml" \
-        -s service -key uas "$IP:$UAS_PORT" -i "$IP" -p "$UAC_PORT" \
-        -m "$CALLS" -r "$RATE" -rp 1000 -d "$HOLD_MS" -recv_timeout "$RECV_TIMEOUT" -timeout "${LOAD_TIMEOUT}s" -nostdin \
-        -trace_stat -stf "$dir/uac.csv" -trace_screen -screen_file "$dir/uac.screen" \
-        -trace_err -error_file "$dir/uac.err" >"$dir/uac.out" 2>&1 &
-    local uac=$!
-    own "$uac"
-    local uac_rc; wait_exit "$uac" "$(( LOAD_TIMEOUT + 10 ))"; uac_rc=$RC
-    if [ "$uac_rc" = timeout ]; then
-        log "$name: sipp UAC overran ${LOAD_TIMEOUT}s; stopping it"
-        stop_sipp "$uac"; uac_rc=$RC
-    fi
-    # The UAS ends CALLS calls after its timewait; a lost call keeps it
-    # waiting, so bound it and stop it softly (SIGUSR1 = sipp's "quit").
-    local uas_rc; wait_exit "$uas" 15; uas_rc=$RC
-    if [ "$uas_rc" = timeout ]; then
-        log "$name: sipp UAS still waiting for calls; stopping it"
-        stop_sipp "$uas"; uas_rc=$RC
-    fi
+    CHECK="-" LOAD_RC=""
+    "load_$SCENARIO" "$name" "$dir"
 
     # CPU of the whole tree just before stopping (re-read the tree: a
     # worker Kamailio restarted would be new), then SIGTERM.
@@ -298,6 +364,7 @@ run_one() {
     own $pids
     # shellcheck disable=SC2086
     local cpu1; cpu1=$(cpu_ticks $pids)
+    count_bindings "$name" "$dir"
     signal_own TERM "$spid"
     local src; wait_exit "$spid" "$STOP_TIMEOUT"; src=$RC
     if [ "$src" = timeout ]; then
@@ -307,8 +374,8 @@ run_one() {
         wait_exit "$spid" 2; src=$RC
     fi
 
-    # sipp's counters (UAC and UAS stat CSVs, last row).
-    local ok=0 failed=0 retrans=0 uas_ok=0 rate="-"
+    # sipp UAC's counters (its stat CSV, last row).
+    local ok=0 failed=0 retrans=0 rate="-"
     if [ -s "$dir/uac.csv" ]; then
         ok=$(stat_last "$dir/uac.csv" 'SuccessfulCall(C)')
         failed=$(stat_last "$dir/uac.csv" 'FailedCall(C)')
@@ -325,7 +392,6 @@ run_one() {
     else
         log "$name: no UAC statistics; sipp said:"; tail -n 5 "$dir/uac.out" >&2
     fi
-    [ -s "$dir/uas.csv" ] && uas_ok=$(stat_last "$dir/uas.csv" 'SuccessfulCall(C)')
     local lost=$(( CALLS - ok ))                  # failed, or never completed
 
     # CPU per completed call.
@@ -340,41 +406,53 @@ run_one() {
         local total; total=$(grep -m1 '^ser: total:' "$dir/server.log" || true)
         if [ -n "$total" ]; then
             local h; h=$(sed -n 's/.*handed off \([0-9]*\).*/\1/p' <<<"$total")
-            hand="$h ($(awk -v h="$h" -v n="$ok" 'BEGIN { if (n) printf "%.3f", h / n; else print "-" }')/call)"
+            hand="$h ($(awk -v h="$h" -v n="$ok" 'BEGIN { if (n) printf "%.3f", h / n; else print "-" }')/$UNIT)"
             NOTES+=("$name: $total")
         else
             hand="no total line"
         fi
     fi
 
+    # ok: nothing lost, and the check (UAS complete, bindings) equals CALLS.
     local status="ok"
-    if [ "$lost" -ne 0 ] || [ "$uas_ok" -ne "$CALLS" ]; then
-        status="LOST CALLS (UAC exit $uac_rc, UAS exit $uas_rc)"; STATUS=1
+    if [ "$lost" -ne 0 ] || { [ "$CHECK" != "-" ] && [ "$CHECK" != "$CALLS" ]; }; then
+        status="LOST ${UNIT^^}S ($LOAD_RC)"; STATUS=1
     fi
     [ "$src" = 0 ] || status="$status; server exit $src"
-    ROWS+=("$name|$label|$ok|$lost|$uas_ok|$retrans|$rate|$cpu_ms|$us|$hand|$status")
-    NOTES+=("$name: $nproc process(es) measured; startup CPU (not counted) $(( cpu0 * 1000 / TCK )) ms; UAC failed calls $failed; server exit status $src")
-    log "$name: $ok/$CALLS calls ok, UAS saw $uas_ok complete, $retrans retransmissions, CPU ${cpu_ms} ms"
+    ROWS+=("$name|$label|$ok|$lost|$CHECK|$retrans|$rate|$cpu_ms|$us|$hand|$status")
+    NOTES+=("$name: $nproc process(es) measured; startup CPU (not counted) $(( cpu0 * 1000 / TCK )) ms; UAC failed ${UNIT}s $failed; server exit status $src")
+    log "$name: $ok/$CALLS ${UNIT}s ok, $CHECK_NAME $CHECK, $retrans retransmissions, CPU ${cpu_ms} ms"
 }
 
 # --- run ---------------------------------------------------------------------
+# The table's words for one unit of load and for the check column.
+if [ "$SCENARIO" = calls ]; then
+    UNIT=call CHECK_NAME="UAS complete"
+    TITLE="Stateless forwarding, $CALLS calls at $RATE calls/s asked, hold ${HOLD_MS} ms"
+    HEAD="| server | workers | calls | failed | rate achieved (calls/s) | CPU ms total | CPU µs per call | ratio vs Kamailio | handoffs (ser) | UAS complete | retrans | status |"
+else
+    UNIT=registration CHECK_NAME="bindings"
+    TITLE="Registrar, $CALLS REGISTERs (one new user each) at $RATE/s asked"
+    HEAD="| server | workers | registrations | failed | rate achieved (REGISTER/s) | CPU ms total | CPU µs per registration | ratio vs Kamailio | handoffs (ser) | bindings at end | retrans | status |"
+fi
+
 [ "$ONLY" != ser ] && run_one kamailio
 [ "$ONLY" != kamailio ] && run_one ser
 [ "$ONLY" != kamailio ] && [ "$SER_EPOLL" = 1 ] && run_one ser-epoll
 
 echo
-echo "Stateless forwarding, $CALLS calls at $RATE calls/s asked, hold ${HOLD_MS} ms, $WORKERS workers, $(nproc) CPUs"
+echo "$TITLE, $WORKERS workers, $(nproc) CPUs"
 echo
-echo "| server | workers | calls | failed | rate achieved (calls/s) | CPU ms total | CPU µs per call | ratio vs Kamailio | handoffs (ser) | UAS complete | retrans | status |"
+echo "$HEAD"
 echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
 for r in "${ROWS[@]}"; do
     if [[ "$r" == \|* ]]; then echo "$r"; continue; fi   # a "not run" row
-    IFS='|' read -r name label ok lost uas_ok retrans rate cpu_ms us hand status <<<"$r"
+    IFS='|' read -r name label ok lost check retrans rate cpu_ms us hand status <<<"$r"
     ratio="-"
     if [ -n "$KAM_US" ] && [ "$KAM_US" != "-" ] && [ "$us" != "-" ]; then
         ratio=$(awk -v a="$us" -v b="$KAM_US" 'BEGIN { printf "%.2f", a / b }')
     fi
-    echo "| $label | $WORKERS | $ok | $lost | $rate | $cpu_ms | $us | $ratio | $hand | $uas_ok | $retrans | $status |"
+    echo "| $label | $WORKERS | $ok | $lost | $rate | $cpu_ms | $us | $ratio | $hand | $check | $retrans | $status |"
 done
 echo
 for n in "${NOTES[@]}"; do echo "- $n"; done
