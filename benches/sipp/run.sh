@@ -3,7 +3,7 @@
 #
 #   benches/sipp/run.sh [--scenario calls|register] [--calls N] [--rate R]
 #                       [--only ser|kamailio] [--ser-epoll] [--hold MS]
-#                       [--workers N] [--keep]
+#                       [--workers N] [--keep] [--memory]
 #
 # --scenario calls (default): stateless forwarding. For each server: start
 # it on 127.0.0.1:5060 (2 workers), wait until it answers, run a sipp UAS
@@ -13,6 +13,10 @@
 # --scenario register: the same, but the server is a registrar
 # (save("location")) and a sipp UAC sends one REGISTER per call, each for a
 # new user; no UAS. --calls is then the number of REGISTERs.
+# --memory (implies --scenario register; 200000 REGISTERs at 3000/s unless
+# --calls/--rate say otherwise): also read each server's memory once it
+# answers and again after the load, and print bytes per binding
+# (Kamailio: shm real_used through kamcmd, run with -m 1024; ser: VmRSS).
 # See README.md next to this file.
 set -euo pipefail
 
@@ -21,13 +25,19 @@ ROOT=$(cd "$HERE/../.." && pwd)
 
 # --- settings ---------------------------------------------------------------
 SCENARIO=calls       # calls (stateless forwarding) or register (registrar)
-CALLS=20000          # calls (or REGISTERs) per server
+CALLS=""             # calls (or REGISTERs) per server; default below
+CALLS_DEFAULT=20000
+CALLS_MEMORY=200000  # --memory: bindings per server
 RATE=""              # per second asked of the UAC; default per scenario below
 RATE_CALLS=1500      # calls: 2000 lost calls now and then
 RATE_REGISTER=2000   # register
+RATE_MEMORY=3000     # register --memory
+MEMORY=0             # 1: --memory (bytes per registered contact)
+KAM_SHM_MB=1024      # --memory: Kamailio -m (its default 64 MB is too small)
 HOLD_MS=1000         # pause between ACK and BYE (sipp -d; calls only)
 ONLY=""              # "", ser or kamailio
 SER_EPOLL=0          # 1: add a row for ser -W epoll
+SCENARIO_SET=0       # 1: --scenario was given
 KEEP=0               # 1: keep the temp dir with the logs
 WORKERS=2            # children= in both configs (--workers; shown in the table)
 IP=127.0.0.1
@@ -42,7 +52,7 @@ STOP_TIMEOUT=10      # s for a server to exit after SIGTERM
 usage() { sed -n '4,6p' "$0" | sed 's/^# *//' >&2; exit 2; }
 while [ $# -gt 0 ]; do
     case "$1" in
-        --scenario) SCENARIO=${2:?}; shift 2 ;;
+        --scenario) SCENARIO=${2:?}; SCENARIO_SET=1; shift 2 ;;
         --calls) CALLS=${2:?}; shift 2 ;;
         --rate) RATE=${2:?}; shift 2 ;;
         --hold) HOLD_MS=${2:?}; shift 2 ;;
@@ -50,11 +60,19 @@ while [ $# -gt 0 ]; do
         --only) ONLY=${2:?}; shift 2 ;;
         --ser-epoll) SER_EPOLL=1; shift ;;
         --keep) KEEP=1; shift ;;
+        --memory) MEMORY=1; shift ;;
         -h|--help) usage ;;
         *) echo "run.sh: unknown argument '$1'" >&2; usage ;;
     esac
 done
 case "$ONLY" in ""|ser|kamailio) ;; *) echo "run.sh: --only takes ser or kamailio" >&2; exit 2 ;; esac
+if [ "$MEMORY" = 1 ]; then
+    [ "$SCENARIO" = calls ] && [ "$SCENARIO_SET" = 1 ] \
+        && { echo "run.sh: --memory needs --scenario register" >&2; exit 2; }
+    SCENARIO=register
+    CALLS=${CALLS:-$CALLS_MEMORY} RATE=${RATE:-$RATE_MEMORY}
+fi
+CALLS=${CALLS:-$CALLS_DEFAULT}
 case "$SCENARIO" in
     calls) CFG_NAME=stateless; RATE=${RATE:-$RATE_CALLS} ;;
     register) CFG_NAME=register; RATE=${RATE:-$RATE_REGISTER} ;;
@@ -81,8 +99,12 @@ TMP=$(mktemp -d "${TMPDIR:-/tmp}/ser-sipp.XXXXXX")
 # control socket (register: to count its bindings) goes into the temp dir.
 KAM_CFG="$TMP/kamailio-$CFG_NAME.cfg" SER_CFG="$TMP/ser-$CFG_NAME.cfg"
 KAM_CTL="$TMP/kamailio-ctl.sock"
+# --memory also loads kex, for kamcmd pkg.stats (Kamailio's private memory;
+# kex counts every request and reply, so the plain throughput run goes without).
+KAM_KEX=""
+[ "$MEMORY" = 1 ] && KAM_KEX='/^loadmodule "counters.so"/a loadmodule "kex.so"'
 sed -e "s/^children=.*/children=$WORKERS/" -e "s|unix:/run/kamailio/kamailio_ctl|unix:$KAM_CTL|" \
-    "$HERE/kamailio-$CFG_NAME.cfg" >"$KAM_CFG"
+    ${KAM_KEX:+-e "$KAM_KEX"} "$HERE/kamailio-$CFG_NAME.cfg" >"$KAM_CFG"
 sed "s/^children=.*/children=$WORKERS/" "$HERE/ser-$CFG_NAME.cfg" >"$SER_CFG"
 
 # A process is identified by PID and start time (field 22 of its stat), so a
@@ -295,9 +317,38 @@ count_bindings() {
     fi
 }
 
+# --memory: one reading of server $1's memory (main PID $2, dir $3), printed
+# as "MAIN DETAIL": MAIN is the figure the table compares, DETAIL goes in
+# the notes. Kamailio keeps its bindings in shared memory: MAIN is
+# core.shmmem's real_used (used + the allocator's fragment headers), DETAIL
+# its used and pkg.stats' real_used summed over its processes. ser is one
+# process: MAIN is VmRSS (/proc/PID/status), DETAIL smaps_rollup's
+# Private_Dirty. All in bytes.
+mem_read() {
+    local name=$1 pid=$2 dir=$3 out
+    if [ "$name" = kamailio ]; then
+        out=$(timeout 10 "$KAMCMD" -s "unix:$KAM_CTL" core.shmmem 2>>"$dir/kamcmd.err") || return 1
+        local real used pkg
+        real=$(awk '$1 == "real_used:" { print $2 }' <<<"$out")
+        used=$(awk '$1 == "used:" { print $2 }' <<<"$out")
+        out=$(timeout 10 "$KAMCMD" -s "unix:$KAM_CTL" pkg.stats 2>>"$dir/kamcmd.err") || return 1
+        pkg=$(awk '$1 == "real_used:" { s += $2; n++ } END { if (n) print s " (" n " processes)" }' <<<"$out")
+        [[ "$real" =~ ^[0-9]+$ ]] || return 1
+        echo "$real shm used $used, pkg real_used $pkg"
+    else
+        local rss pd
+        rss=$(awk '$1 == "VmRSS:" { print $2 * 1024 }' "/proc/$pid/status") || return 1
+        pd=$(awk '$1 == "Private_Dirty:" { print $2 * 1024 }' "/proc/$pid/smaps_rollup" 2>/dev/null || true)
+        [[ "$rss" =~ ^[0-9]+$ ]] || return 1
+        echo "$rss Private_Dirty ${pd:--}"
+    fi
+}
+
 # --- one server --------------------------------------------------------------
 
 ROWS=()              # table rows
+MEM_ROWS=()          # --memory: the memory table's rows
+KAM_BPB=""           # --memory: Kamailio's bytes per binding
 NOTES=()             # lines printed under the table
 KAM_US=""            # Kamailio's CPU us/call, for the ratio column
 STATUS=0             # exit status: 1 if any row lost calls or did not run
@@ -308,7 +359,8 @@ run_one() {
     mkdir -p "$dir"
     case "$name" in
         kamailio)
-            cmd=("$KAMAILIO_BIN" -f "$KAM_CFG" -DD -E -P "$dir/kamailio.pid") ;;
+            cmd=("$KAMAILIO_BIN" -f "$KAM_CFG" -DD -E -P "$dir/kamailio.pid")
+            [ "$MEMORY" = 1 ] && cmd+=(-m "$KAM_SHM_MB") ;;
         ser|ser-epoll)
             if [ ! -x "$SER_BIN" ]; then
                 ROWS+=("| $name | $WORKERS | - | - | - | - | - | - | - | - | - | not run: no $SER_BIN (cargo build --release -p ser-core) |")
@@ -351,6 +403,10 @@ run_one() {
     # ser says which I/O method it uses: show it in the server column.
     local io; io=$(grep -o -m1 'using io_uring\|using epoll' "$dir/server.log" | sed 's/using //' || true)
     label="${name%-epoll}${io:+ ($io)}"
+    local mem0="" mem1=""
+    if [ "$MEMORY" = 1 ]; then
+        mem0=$(mem_read "$name" "$spid" "$dir") || { log "$name: could not read its memory"; mem0=""; }
+    fi
     # shellcheck disable=SC2086
     local cpu0; cpu0=$(cpu_ticks $pids)
 
@@ -364,6 +420,9 @@ run_one() {
     own $pids
     # shellcheck disable=SC2086
     local cpu1; cpu1=$(cpu_ticks $pids)
+    if [ "$MEMORY" = 1 ]; then
+        mem1=$(mem_read "$name" "$spid" "$dir") || { log "$name: could not read its memory"; mem1=""; }
+    fi
     count_bindings "$name" "$dir"
     signal_own TERM "$spid"
     local src; wait_exit "$spid" "$STOP_TIMEOUT"; src=$RC
@@ -422,6 +481,30 @@ run_one() {
     ROWS+=("$name|$label|$ok|$lost|$CHECK|$retrans|$rate|$cpu_ms|$us|$hand|$status")
     NOTES+=("$name: $nproc process(es) measured; startup CPU (not counted) $(( cpu0 * 1000 / TCK )) ms; UAC failed ${UNIT}s $failed; server exit status $src")
     log "$name: $ok/$CALLS ${UNIT}s ok, $CHECK_NAME $CHECK, $retrans retransmissions, CPU ${cpu_ms} ms"
+    [ "$MEMORY" = 1 ] && mem_row "$name" "$label" "$ok" "$mem0" "$mem1"
+    return 0
+}
+
+# --memory: the memory table's row for one server. Bindings: Kamailio's
+# location_contacts counter; ser has none yet, so the 200 OKs sipp got.
+# Bytes per binding = (after - before) / bindings.
+mem_row() {
+    local name=$1 label=$2 ok=$3 mem0=$4 mem1=$5 what n bindings
+    if [ "$name" = kamailio ]; then
+        what="shm real_used"; n=$CHECK; bindings="$CHECK (location_contacts)"
+    else
+        what="VmRSS"; n=$ok; bindings="$ok (200 OKs)"
+    fi
+    if [ -z "$mem0" ] || [ -z "$mem1" ] || ! [[ "$n" =~ ^[1-9][0-9]*$ ]]; then
+        local m0=${mem0%% *} m1=${mem1%% *}
+        MEM_ROWS+=("| $label | $bindings | $what | ${m0:--} | ${m1:--} | - | - |"); STATUS=1; return
+    fi
+    local b0=${mem0%% *} b1=${mem1%% *} bpb
+    bpb=$(awk -v a="$b0" -v b="$b1" -v n="$n" 'BEGIN { printf "%.1f", (b - a) / n }')
+    [ "$name" = kamailio ] && KAM_BPB=$bpb
+    MEM_ROWS+=("$label|$bindings|$what|$b0|$b1|$bpb")
+    NOTES+=("$name memory before: $what $b0, ${mem0#* }")
+    NOTES+=("$name memory after:  $what $b1, ${mem1#* }")
 }
 
 # --- run ---------------------------------------------------------------------
@@ -454,6 +537,20 @@ for r in "${ROWS[@]}"; do
     fi
     echo "| $label | $WORKERS | $ok | $lost | $rate | $cpu_ms | $us | $ratio | $hand | $check | $retrans | $status |"
 done
+if [ "$MEMORY" = 1 ]; then
+    echo
+    echo "Memory per registered contact, $CALLS REGISTERs at $RATE/s (Kamailio -m $KAM_SHM_MB)"
+    echo
+    echo "| server | bindings | memory measured | before (bytes) | after (bytes) | bytes per binding | ratio vs Kamailio |"
+    echo "|---|---|---|---|---|---|---|"
+    for r in "${MEM_ROWS[@]}"; do
+        if [[ "$r" == \|* ]]; then echo "$r"; continue; fi
+        IFS='|' read -r label bindings what b0 b1 bpb <<<"$r"
+        ratio="-"
+        [ -n "$KAM_BPB" ] && ratio=$(awk -v a="$bpb" -v b="$KAM_BPB" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }')
+        echo "| $label | $bindings | $what | $b0 | $b1 | $bpb | $ratio |"
+    done
+fi
 echo
 for n in "${NOTES[@]}"; do echo "- $n"; done
 exit "$STATUS"

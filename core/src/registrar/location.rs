@@ -205,6 +205,8 @@ impl Table {
                 let r = f(list);
                 if list.is_empty() {
                     map.remove(aor);
+                } else {
+                    list.shrink_to_fit();
                 }
                 r
             }
@@ -212,6 +214,9 @@ impl Table {
                 let mut list = Vec::new();
                 let r = f(&mut list);
                 if !list.is_empty() {
+                    // A first push reserves room for four bindings; most
+                    // AoRs have one, and a table holds millions of them.
+                    list.shrink_to_fit();
                     map.insert(aor.into(), list);
                 }
                 r
