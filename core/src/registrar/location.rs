@@ -51,24 +51,27 @@ pub fn now() -> u64 {
 pub type Aor = Box<[u8]>;
 
 /// One registered contact of an AoR.
+///
+/// Its strings (contact, Call-ID, Path, Path target, User-Agent) share one
+/// allocation: a table holds millions of bindings, and one block per
+/// binding instead of five saves both the allocator's headers and the
+/// struct's width.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Binding {
-    /// The contact URI as registered (no angle brackets or parameters of
-    /// the Contact header).
-    pub contact: Box<[u8]>,
+    /// The strings back to back, in [`Part`] order (read through the
+    /// accessors; visible to the registrar for struct-update syntax).
+    pub(super) text: Box<[u8]>,
+    /// End offset of each part in `text`.
+    pub(super) ends: [u32; PARTS],
+    /// Which optional parts are present (bit = part index).
+    pub(super) present: u8,
     /// Unix time at which it expires ([`PERMANENT`]: never).
     pub expires: u64,
     /// q-value in thousandths; `None` when the contact gave none.
     pub q: Option<u16>,
-    pub call_id: Box<[u8]>,
     pub cseq: u32,
-    /// The Path header values of the REGISTER, joined with `,` (RFC 3327),
-    /// and the URI of the first one (where requests are sent).
-    pub path: Option<Box<[u8]>>,
-    pub path_dst: Option<Box<[u8]>>,
     /// Where the REGISTER came from.
     pub received: Option<SocketAddr>,
-    pub user_agent: Option<Box<[u8]>>,
     /// [`FL_NAT`], ...
     pub flags: u32,
     /// Branch flags of the REGISTER, given back by `lookup`.
@@ -77,23 +80,132 @@ pub struct Binding {
     pub last_modified: u64,
 }
 
+/// The string parts of a [`Binding`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Part {
+    Contact = 0,
+    CallId = 1,
+    Path = 2,
+    PathDst = 3,
+    UserAgent = 4,
+}
+
+pub(super) const PARTS: usize = 5;
+
+/// The strings of a binding, for [`Binding::with_text`].
+#[derive(Clone, Copy, Debug, Default)]
+pub struct BindingText<'a> {
+    /// The contact URI as registered (no angle brackets or parameters of
+    /// the Contact header).
+    pub contact: &'a [u8],
+    pub call_id: &'a [u8],
+    /// The Path header values of the REGISTER, joined with `,` (RFC 3327),
+    /// and the URI of the first one (where requests are sent).
+    pub path: Option<&'a [u8]>,
+    pub path_dst: Option<&'a [u8]>,
+    pub user_agent: Option<&'a [u8]>,
+}
+
 impl Binding {
     /// A binding to `contact` until `expires`, everything else empty.
     pub fn new(contact: &[u8], expires: u64) -> Binding {
+        Binding::with_text(
+            &BindingText {
+                contact,
+                ..BindingText::default()
+            },
+            expires,
+        )
+    }
+
+    /// A binding with these strings until `expires`, the rest empty.
+    pub fn with_text(t: &BindingText<'_>, expires: u64) -> Binding {
+        let parts: [Option<&[u8]>; PARTS] = [
+            Some(t.contact),
+            Some(t.call_id),
+            t.path,
+            t.path_dst,
+            t.user_agent,
+        ];
+        let mut text = Vec::with_capacity(parts.iter().flatten().map(|p| p.len()).sum());
+        let mut ends = [0u32; PARTS];
+        let mut present = 0u8;
+        for (i, p) in parts.iter().enumerate() {
+            if let Some(p) = p {
+                text.extend_from_slice(p);
+                present |= 1 << i;
+            }
+            // Bindings come from messages of at most 64 KB.
+            ends[i] = u32::try_from(text.len()).unwrap_or(u32::MAX);
+        }
         Binding {
-            contact: contact.into(),
+            text: text.into_boxed_slice(),
+            ends,
+            present,
             expires,
             q: None,
-            call_id: Box::default(),
             cseq: 0,
-            path: None,
-            path_dst: None,
             received: None,
-            user_agent: None,
             flags: 0,
             bflags: 0,
             last_modified: 0,
         }
+    }
+
+    /// The same binding with another contact URI.
+    pub fn with_contact(&self, contact: &[u8]) -> Binding {
+        let t = BindingText {
+            contact,
+            call_id: self.call_id(),
+            path: self.path(),
+            path_dst: self.path_dst(),
+            user_agent: self.user_agent(),
+        };
+        let fresh = Binding::with_text(&t, 0);
+        Binding {
+            text: fresh.text,
+            ends: fresh.ends,
+            present: fresh.present,
+            ..self.clone()
+        }
+    }
+
+    fn part(&self, p: Part) -> Option<&[u8]> {
+        let i = p as usize;
+        if self.present & (1 << i) == 0 {
+            return None;
+        }
+        let start = match i {
+            0 => 0,
+            _ => *self.ends.get(i - 1)? as usize,
+        };
+        let end = *self.ends.get(i)? as usize;
+        self.text.get(start..end)
+    }
+
+    /// The contact URI as registered.
+    pub fn contact(&self) -> &[u8] {
+        self.part(Part::Contact).unwrap_or_default()
+    }
+
+    /// The Call-ID of the REGISTER that made or last refreshed it.
+    pub fn call_id(&self) -> &[u8] {
+        self.part(Part::CallId).unwrap_or_default()
+    }
+
+    /// The Path header values of the REGISTER, joined with `,`.
+    pub fn path(&self) -> Option<&[u8]> {
+        self.part(Part::Path)
+    }
+
+    /// The URI of the first Path value (where requests are sent).
+    pub fn path_dst(&self) -> Option<&[u8]> {
+        self.part(Part::PathDst)
+    }
+
+    /// The REGISTER's User-Agent.
+    pub fn user_agent(&self) -> Option<&[u8]> {
+        self.part(Part::UserAgent)
     }
 
     /// Alive at `now`.
@@ -227,7 +339,7 @@ impl Table {
     /// Adds or replaces (same contact URI) a binding as the newest.
     pub fn insert(&self, aor: &[u8], b: Binding, now: u64) {
         self.update(aor, now, |list| {
-            list.retain(|x| x.contact != b.contact);
+            list.retain(|x| x.contact() != b.contact());
             list.insert(0, b);
             list.truncate(HARD_MAX_BINDINGS);
         });
@@ -394,25 +506,25 @@ mod tests {
         t.insert(b"alice", b("sip:a@1", 100, Some(500)), 10);
         t.insert(b"alice", b("sip:a@2", 200, None), 10);
         t.insert(b"alice", b("sip:a@3", 50, Some(1000)), 10);
-        let q: Vec<_> = t
+        let q: Vec<Vec<u8>> = t
             .get(b"alice", 10, Order::Q)
             .into_iter()
-            .map(|b| b.contact)
+            .map(|b| b.contact().to_vec())
             .collect();
         assert_eq!(
             q,
             vec![
-                b"sip:a@3"[..].into(),
-                b"sip:a@1"[..].into(),
-                b"sip:a@2"[..].into()
+                b"sip:a@3".to_vec(),
+                b"sip:a@1".to_vec(),
+                b"sip:a@2".to_vec()
             ]
         );
-        let time: Vec<_> = t
+        let time: Vec<Vec<u8>> = t
             .get(b"alice", 10, Order::Time)
             .into_iter()
-            .map(|b| b.contact)
+            .map(|b| b.contact().to_vec())
             .collect();
-        assert_eq!(time[0], b"sip:a@3"[..].into());
+        assert_eq!(time[0], b"sip:a@3".to_vec());
         // At 60, sip:a@3 is dead and removed by the read.
         assert_eq!(t.get(b"alice", 60, Order::Q).len(), 2);
         assert_eq!(t.bindings(), 2);
@@ -463,7 +575,7 @@ mod tests {
                         let uri = format!("sip:{t}@10.0.0.{}", i % 7);
                         l.location().insert(own.as_bytes(), b(&uri, 1000, None), 1);
                         l.location().update(b"shared", 1, |list| {
-                            list.retain(|x| *x.contact != *uri.as_bytes());
+                            list.retain(|x| x.contact() != uri.as_bytes());
                             list.insert(0, b(&uri, 1000, Some(500)));
                         });
                         assert!(!l.location().get(own.as_bytes(), 1, Order::Q).is_empty());

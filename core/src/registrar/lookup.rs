@@ -78,8 +78,8 @@ pub(crate) fn lookup(ctx: &mut MsgCtx<'_, '_>, args: &Args<'_>) -> Ret {
     let append = p.append_branches;
     let nat_flag = p.nat_flag;
 
-    ctx.new_uri = Some(first.contact.to_vec());
-    if let Some(d) = &first.path_dst {
+    ctx.new_uri = Some(first.contact().to_vec());
+    if let Some(d) = first.path_dst() {
         ctx.dst_uri = Some(d.to_vec());
     }
     ctx.bflags = bflags_of(ctx, first);
@@ -109,18 +109,18 @@ pub(crate) fn lookup(ctx: &mut MsgCtx<'_, '_>, args: &Args<'_>) -> Ret {
             }
             let flags = bflags_of(ctx, b);
             ctx.branches.push(Branch {
-                uri: b.contact.to_vec(),
-                dst_uri: b.path_dst.as_ref().map(|d| d.to_vec()),
+                uri: b.contact().to_vec(),
+                dst_uri: b.path_dst().map(<[u8]>::to_vec),
                 q: b.q,
                 flags,
-                path: b.path.as_ref().map(|p| p.to_vec()),
+                path: b.path().map(<[u8]>::to_vec),
             });
             added += 1;
         }
     }
 
-    if let Some(path) = &first.path {
-        let same = rest.iter().take(added).all(|b| b.path == first.path);
+    if let Some(path) = first.path() {
+        let same = rest.iter().take(added).all(|b| b.path() == first.path());
         if same {
             let msg = ctx.msg;
             if let Err(e) = ctx.edits.add_header_first(msg, b"Route", path) {

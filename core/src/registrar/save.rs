@@ -35,7 +35,7 @@ use crate::script::{Action, Args, MsgCtx, Ret, level};
 use crate::sip::header::HeaderName;
 use crate::sip::method::Method;
 
-use super::location::{Binding, FL_NAT, HARD_MAX_BINDINGS, now, sort};
+use super::location::{Binding, BindingText, FL_NAT, HARD_MAX_BINDINGS, now, sort};
 use super::{Params, aor_of, table};
 
 /// `save` flag: do not reply.
@@ -133,8 +133,8 @@ fn read_request(ctx: &MsgCtx<'_, '_>, p: &Params) -> Result<Request, Reject> {
         });
     }
 
-    let mut path = None;
-    let mut path_dst = None;
+    let mut path: Option<Box<[u8]>> = None;
+    let mut path_dst: Option<&[u8]> = None;
     let mut echo_path = None;
     if p.use_path && msg.header(HeaderName::Path).is_some() {
         let first = msg.paths().map_err(|_| bad("Invalid Path header"))?;
@@ -156,7 +156,7 @@ fn read_request(ctx: &MsgCtx<'_, '_>, p: &Params) -> Result<Request, Reject> {
             }
             joined.extend_from_slice(msg.value_of(h));
         }
-        path_dst = first.first().map(|a| a.uri.raw.into());
+        path_dst = first.first().map(|a| a.uri.raw);
         if p.path_mode > 0 && supported {
             echo_path = Some(joined.clone());
         }
@@ -165,19 +165,19 @@ fn read_request(ctx: &MsgCtx<'_, '_>, p: &Params) -> Result<Request, Reject> {
 
     let nat = p.nat_flag.is_some_and(|f| ctx.flags & (1u64 << f) != 0)
         || p.nat_bflag.is_some_and(|f| ctx.bflags & (1u64 << f) != 0);
-    let template = Binding {
-        contact: Box::default(),
-        expires: 0,
-        q: None,
-        call_id: call_id.into(),
-        cseq,
-        path,
+    let text = BindingText {
+        contact: b"",
+        call_id,
+        path: path.as_deref(),
         path_dst,
+        user_agent: msg.value(HeaderName::UserAgent),
+    };
+    let template = Binding {
+        cseq,
         received: Some(ctx.src),
-        user_agent: msg.value(HeaderName::UserAgent).map(Into::into),
         flags: if nat { FL_NAT } else { 0 },
         bflags: ctx.bflags,
-        last_modified: 0,
+        ..Binding::with_text(&text, 0)
     };
     Ok(Request {
         aor,
@@ -192,7 +192,7 @@ fn read_request(ctx: &MsgCtx<'_, '_>, p: &Params) -> Result<Request, Reject> {
 /// `list` is left unchanged on error.
 fn apply(list: &mut Vec<Binding>, req: &Request, p: &Params, now: u64) -> Result<(), Reject> {
     let t = &req.template;
-    let same_dialog = |b: &Binding| b.call_id == t.call_id;
+    let same_dialog = |b: &Binding| b.call_id() == t.call_id();
     if req.star {
         if list.iter().any(|b| same_dialog(b) && b.cseq >= t.cseq) {
             return Err(bad("Invalid CSeq number"));
@@ -203,7 +203,7 @@ fn apply(list: &mut Vec<Binding>, req: &Request, p: &Params, now: u64) -> Result
     let mut work = list.clone();
     let mut added = false;
     for c in &req.contacts {
-        let pos = work.iter().position(|b| *b.contact == *c.uri);
+        let pos = work.iter().position(|b| b.contact() == c.uri.as_slice());
         if let Some(b) = pos.and_then(|i| work.get(i))
             && same_dialog(b)
             && t.cseq <= b.cseq
@@ -222,11 +222,10 @@ fn apply(list: &mut Vec<Binding>, req: &Request, p: &Params, now: u64) -> Result
             work.insert(
                 0,
                 Binding {
-                    contact: c.uri.as_slice().into(),
                     expires: now.saturating_add(u64::from(c.expires)),
                     q: c.q,
                     last_modified: now,
-                    ..t.clone()
+                    ..t.with_contact(&c.uri)
                 },
             );
         }
@@ -317,9 +316,9 @@ fn save_with(ctx: &mut MsgCtx<'_, '_>, args: &Args<'_>, reply: bool) -> Ret {
         Ok((bindings, echo_path)) => {
             if reply {
                 for b in &bindings {
-                    let mut line = Vec::with_capacity(b.contact.len() + 32);
+                    let mut line = Vec::with_capacity(b.contact().len() + 32);
                     line.extend_from_slice(b"Contact: <");
-                    line.extend_from_slice(&b.contact);
+                    line.extend_from_slice(b.contact());
                     line.extend_from_slice(format!(">;expires={}", b.remaining(now)).as_bytes());
                     if let Some(q) = b.q {
                         line.extend_from_slice(format!(";q={}", q_text(q)).as_bytes());

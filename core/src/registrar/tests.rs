@@ -519,7 +519,7 @@ fn nat_flag_round_trip_and_noreply() {
         .location()
         .get(b"jo", 0, crate::registrar::Order::Q);
     assert_eq!(b[0].received, Some(sa("203.0.113.9:5999")));
-    assert_eq!(b[0].call_id.as_ref(), b"n");
+    assert_eq!(b[0].call_id(), b"n");
 }
 
 #[test]
