@@ -305,7 +305,7 @@ run_uac() {
 
 # Register, after the CPU is read and before SIGTERM: the number of
 # Kamailio's bindings (usrloc's location_contacts counter), through its
-# control socket. ser does not expose its table yet: "-".
+# control socket. (ser prints its count at exit, read with its counters.)
 count_bindings() {
     [ "$SCENARIO" = register ] && [ "$1" = kamailio ] || return 0
     local n
@@ -467,6 +467,11 @@ run_one() {
             local h; h=$(sed -n 's/.*handed off \([0-9]*\).*/\1/p' <<<"$total")
             hand="$h ($(awk -v h="$h" -v n="$ok" 'BEGIN { if (n) printf "%.3f", h / n; else print "-" }')/$UNIT)"
             NOTES+=("$name: $total")
+            # register: ser prints its location table's size at exit.
+            if [ "$SCENARIO" = register ]; then
+                local nb; nb=$(sed -n 's/^ser: location: \([0-9]*\) bindings.*/\1/p' "$dir/server.log" | head -n1)
+                CHECK=${nb:-0}
+            fi
         else
             hand="no total line"
         fi
@@ -486,14 +491,14 @@ run_one() {
 }
 
 # --memory: the memory table's row for one server. Bindings: Kamailio's
-# location_contacts counter; ser has none yet, so the 200 OKs sipp got.
+# location_contacts counter; ser's location size printed at exit.
 # Bytes per binding = (after - before) / bindings.
 mem_row() {
     local name=$1 label=$2 ok=$3 mem0=$4 mem1=$5 what n bindings
     if [ "$name" = kamailio ]; then
         what="shm real_used"; n=$CHECK; bindings="$CHECK (location_contacts)"
     else
-        what="VmRSS"; n=$ok; bindings="$ok (200 OKs)"
+        what="VmRSS"; n=$CHECK; bindings="$CHECK (location table)"
     fi
     if [ -z "$mem0" ] || [ -z "$mem1" ] || ! [[ "$n" =~ ^[1-9][0-9]*$ ]]; then
         local m0=${mem0%% *} m1=${mem1%% *}

@@ -441,6 +441,14 @@ fn start(program: Program, opts: &Options, settings: &cli::ProcessSettings) -> R
         "ser: total: received {} datagrams, handed off {}, sent {}, send errors {}",
         sum.received, sum.handed_off, sum.sent, sum.send_errors
     );
+    let location = shared.config.location.location();
+    let bindings = location.bindings();
+    if bindings > 0 {
+        eprintln!(
+            "ser: location: {bindings} bindings of {} AoRs",
+            location.aors()
+        );
+    }
     if sum.bad + sum.ring_full + sum.panics > 0 {
         eprintln!(
             "ser: total: not SIP {}, handled off-owner (ring full) {}, panics {}",
