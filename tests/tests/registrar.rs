@@ -120,6 +120,15 @@ fn run(how: &Start<'_>) {
     let (reply, _) = caller.recv(WAIT).expect("a reply to the INVITE");
     assert_eq!(first_line(&reply), "SIP/2.0 404 Not Found", "{reply}");
     assert!(ua.recv(Duration::from_millis(200)).is_none());
+
+    // Registered again: the table's size is printed at exit.
+    let reg2 = call_id_on("reg2", 0);
+    ua.send(r.addr(), register(r.port, &ua, &reg2, 600).as_bytes());
+    let (reply, _) = ua.recv(WAIT).expect("a reply to the new REGISTER");
+    assert_eq!(first_line(&reply), "SIP/2.0 200 OK", "{reply}");
+    let (code, err) = r.stop();
+    assert_eq!(code, Some(0), "{err}");
+    assert!(err.contains("ser: location: 1 bindings of 1 AoRs"), "{err}");
 }
 
 #[test]
