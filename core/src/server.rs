@@ -96,6 +96,19 @@ fn globals(p: &Program) -> Result<Globals, String> {
     Ok(g)
 }
 
+/// The addresses of a host name in a listen address (start-up only: a
+/// blocking lookup is fine here).
+fn resolve(spec: &ListenSpec, name: &str, port: u16) -> Result<Vec<IpAddr>, String> {
+    let found: Vec<IpAddr> = std::net::ToSocketAddrs::to_socket_addrs(&(name, port))
+        .map_err(|e| format!("listen {spec}: cannot resolve {name}: {e}"))?
+        .map(|a| a.ip())
+        .collect();
+    if found.is_empty() {
+        return Err(format!("listen {spec}: {name} has no address"));
+    }
+    Ok(found)
+}
+
 /// The UDP addresses to listen on: `-l` when given, else the config's
 /// `listen=`, else every local address. TCP/TLS/SCTP listens are skipped
 /// with a warning (not built yet).
@@ -128,16 +141,13 @@ fn listen_addresses(opts: &Options, g: &Globals) -> Result<Vec<SocketAddr>, Stri
             ListenHost::V4(a) => vec![IpAddr::V4(*a)],
             ListenHost::V6(a) => vec![IpAddr::V6(*a)],
             ListenHost::Name(n) => {
-                // Start-up only: a blocking lookup is fine here.
-                let found: Vec<IpAddr> =
-                    std::net::ToSocketAddrs::to_socket_addrs(&(n.as_str(), port))
-                        .map_err(|e| format!("listen {s}: cannot resolve {n}: {e}"))?
-                        .map(|a| a.ip())
-                        .collect();
-                if found.is_empty() {
-                    return Err(format!("listen {s}: {n} has no address"));
+                // An interface name (`-l eth0`): its addresses.
+                let on_if = socket::interface_addresses(n).unwrap_or_default();
+                if !on_if.is_empty() {
+                    on_if
+                } else {
+                    resolve(s, n, port)?
                 }
-                found
             }
         };
         for ip in ips {

@@ -506,3 +506,18 @@ fn advertised_address_in_our_via() {
     let (code, err) = r.stop();
     assert_eq!(code, Some(0), "{err}");
 }
+
+/// A listen address may name an interface (`lo`): every address of it.
+#[test]
+fn listen_on_an_interface_by_name() {
+    let cfg = CONFIG.replace("listen=udp:127.0.0.1:{PORT}", "listen=udp:lo:{PORT}");
+    let r = Router::start(&cfg, &Start::default());
+    let line = r.wait_for("listening on", WAIT).unwrap();
+    assert!(
+        line.contains(&format!("udp:127.0.0.1:{}", r.port)),
+        "{line}"
+    );
+    let (uac, uas) = (Peer::new(), Peer::new());
+    uac.send(r.addr(), invite(uas.port(), "lo-1", 70, "").as_bytes());
+    assert!(uas.recv(WAIT).is_some(), "relayed");
+}

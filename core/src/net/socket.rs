@@ -92,6 +92,18 @@ pub fn buffer_sizes(sock: &UdpSocket) -> io::Result<(usize, usize)> {
 /// a scope id, and SIP peers cannot reach them by address alone.
 /// Kamailio listens on all of these when the config has no `listen=`.
 pub fn local_addresses() -> io::Result<Vec<IpAddr>> {
+    addresses_of(None)
+}
+
+/// The addresses of the interface named `name` (`eth0`, `lo`), up, IPv4
+/// and IPv6 (not link-local); empty when there is no such interface.
+/// Lets `-l eth0` listen on an interface as SER allows.
+pub fn interface_addresses(name: &str) -> io::Result<Vec<IpAddr>> {
+    addresses_of(Some(name))
+}
+
+/// The addresses of the interfaces that are up (of `only`, if given).
+fn addresses_of(only: Option<&str>) -> io::Result<Vec<IpAddr>> {
     let mut head: *mut libc::ifaddrs = std::ptr::null_mut();
     // SAFETY: getifaddrs writes a list head into `head`; checked below.
     if unsafe { libc::getifaddrs(&mut head) } != 0 {
@@ -106,6 +118,17 @@ pub fn local_addresses() -> io::Result<Vec<IpAddr>> {
         cur = ifa.ifa_next;
         if ifa.ifa_flags & libc::IFF_UP as libc::c_uint == 0 || ifa.ifa_addr.is_null() {
             continue;
+        }
+        if let Some(want) = only {
+            if ifa.ifa_name.is_null() {
+                continue;
+            }
+            // SAFETY: a non-null `ifa_name` is a NUL-terminated string owned
+            // by the list, valid until freeifaddrs below.
+            let name = unsafe { std::ffi::CStr::from_ptr(ifa.ifa_name) };
+            if name.to_bytes() != want.as_bytes() {
+                continue;
+            }
         }
         // SAFETY: `ifa_addr` is non-null and points at a sockaddr whose
         // family tells its real type; each arm reads only that type.
@@ -250,6 +273,14 @@ mod tests {
             !a.iter()
                 .any(|ip| matches!(ip, IpAddr::V6(v6) if v6.segments()[0] & 0xffc0 == 0xfe80))
         );
+    }
+
+    #[test]
+    fn interface_addresses_by_name() {
+        let lo = interface_addresses("lo").unwrap();
+        assert!(lo.contains(&IpAddr::V4(Ipv4Addr::LOCALHOST)), "{lo:?}");
+        assert!(lo.iter().all(|ip| ip.is_loopback()), "{lo:?}");
+        assert!(interface_addresses("no-such-if0").unwrap().is_empty());
     }
 
     #[test]
