@@ -439,8 +439,8 @@ fn start(program: Program, opts: &Options, settings: &cli::ProcessSettings) -> R
         match s {
             Some(s) => {
                 eprintln!(
-                    "ser: shard {i}: received {} datagrams, handed off {}, handed in {}, sent {}, send errors {}",
-                    s.received, s.handed_off, s.handed_in, s.sent, s.send_errors
+                    "ser: shard {i}: received {} datagrams, handed off {}, handed in {}, sent {}, send errors {}, wake-ups of other shards {}",
+                    s.received, s.handed_off, s.handed_in, s.sent, s.send_errors, s.wakeups
                 );
                 sum.add(s);
             }
