@@ -1,11 +1,11 @@
 //! Starting and stopping the router: listen addresses from the config and
 //! the command line, `myself`, the sockets of every shard, the shard
-//! threads, signals (SIGTERM/SIGINT stop, SIGHUP reopens the log) and the
+//! threads, signals (SIGTERM/SIGINT stop, SIGHUP reopens the log, SIGUSR1 prints statistics) and the
 //! counters printed at exit.
 
 use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -230,6 +230,7 @@ fn block_signals() -> libc::sigset_t {
         libc::sigaddset(&mut set, libc::SIGTERM);
         libc::sigaddset(&mut set, libc::SIGINT);
         libc::sigaddset(&mut set, libc::SIGHUP);
+        libc::sigaddset(&mut set, libc::SIGUSR1);
         libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
         libc::signal(libc::SIGPIPE, libc::SIG_IGN);
         set
@@ -353,6 +354,7 @@ fn start(program: Program, opts: &Options, settings: &cli::ProcessSettings) -> R
         limits: Limits::default(),
         reply_route,
         stop: AtomicBool::new(false),
+        live_transactions: (0..shards).map(|_| AtomicU64::new(0)).collect(),
     });
     let (links, wakers) = shard::handoff::mesh(shards).map_err(|e| e.to_string())?;
     let backend = match opts.poll_method {
@@ -421,6 +423,11 @@ fn start(program: Program, opts: &Options, settings: &cli::ProcessSettings) -> R
     loop {
         match wait_signal(&sigset, 200) {
             Some(libc::SIGHUP) => crate::log::reopen(),
+            Some(libc::SIGUSR1) => eprintln!(
+                "ser: statistics: live transactions {}, bindings {}",
+                shared.live_transactions(),
+                shared.config.location.location().bindings()
+            ),
             Some(_) => break,
             None => {}
         }
@@ -451,6 +458,13 @@ fn start(program: Program, opts: &Options, settings: &cli::ProcessSettings) -> R
         "ser: total: received {} datagrams, handed off {}, sent {}, send errors {}",
         sum.received, sum.handed_off, sum.sent, sum.send_errors
     );
+    let t = &sum.tm;
+    if t.created > 0 {
+        eprintln!(
+            "ser: tm: transactions created {}, live {}, replies relayed {}, local {}, retransmissions absorbed {}, branch timeouts {}, cancelled {}, refused {}",
+            t.created, t.live, t.relayed, t.local, t.absorbed, t.timeouts, t.canceled, t.refused
+        );
+    }
     let location = shared.config.location.location();
     let bindings = location.bindings();
     if bindings > 0 {

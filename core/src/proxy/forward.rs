@@ -50,6 +50,45 @@ pub(crate) struct Fwd<'x> {
     /// The last forward of the run: the script's edits may be moved
     /// instead of copied for its last copy.
     pub(crate) last: bool,
+    /// Whether the Request-URI copy goes out (`None`: the usual rule, see
+    /// [`with_ruri`]); a `failure_route` sends its appended branches only.
+    pub(crate) ruri: Option<bool>,
+}
+
+/// Whether the Request-URI is one of the copies: an explicit host sends
+/// only it; otherwise it goes unless `append_branch()` consumed it (and
+/// always when there is no other branch).
+fn with_ruri(ctx: &MsgCtx<'_, '_>, fwd: &Fwd<'_>) -> bool {
+    fwd.host.is_some()
+        || fwd
+            .ruri
+            .unwrap_or(!ctx.ruri_consumed || ctx.branches.is_empty())
+}
+
+/// Checks, before anything is sent, that at least one copy of the
+/// destination set has a destination this router can send to (an IP
+/// literal or `localhost`, over UDP, with a socket of its address
+/// family); the error names the first failure. `t_relay` uses it to
+/// return false at once, as in SER.
+pub(crate) fn check_destinations(ctx: &MsgCtx<'_, '_>, fwd: &Fwd<'_>) -> Result<(), String> {
+    let msg = ctx.msg;
+    let received_uri = msg.ruri_bytes().unwrap_or(b"");
+    let mut first_err = None;
+    let ruri = with_ruri(ctx, fwd).then_some((ctx.new_uri.as_deref(), ctx.dst_uri.as_deref()));
+    let branches = ctx
+        .branches
+        .iter()
+        .filter(|_| fwd.host.is_none())
+        .map(|b| (Some(&b.uri[..]), b.dst_uri.as_deref()));
+    for (uri, du) in ruri.into_iter().chain(branches) {
+        match destination(fwd, msg, du, uri.unwrap_or(received_uri)) {
+            Ok(_) => return Ok(()),
+            Err(e) => {
+                first_err.get_or_insert(e);
+            }
+        }
+    }
+    Err(first_err.unwrap_or_else(|| "no destination to relay to".into()))
 }
 
 /// The address a host names, without DNS: an IPv4 literal, an IPv6
@@ -156,6 +195,33 @@ pub(crate) fn forward_request(
     out: &mut Vec<Send>,
     fin: &mut Finish,
 ) {
+    let mut built = Vec::new();
+    build_copies(ctx, sock, local, fwd, copies, out, &mut built, fin);
+    out.extend(built.into_iter().map(|c| c.send));
+}
+
+/// One copy of a forwarded request, built.
+#[derive(Debug)]
+pub(crate) struct Built {
+    pub(crate) send: Send,
+    /// The branch of our Via in it.
+    pub(crate) branch: Vec<u8>,
+}
+
+/// Builds the copies of one forward (see [`forward_request`]) into
+/// `built`, without sending them; local replies (`482`, `483`) go to
+/// `out`. The transaction layer sends and keeps them.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn build_copies(
+    ctx: &mut MsgCtx<'_, '_>,
+    sock: u16,
+    local: &Local,
+    fwd: &Fwd<'_>,
+    copies: &mut u32,
+    out: &mut Vec<Send>,
+    built: &mut Vec<Built>,
+    fin: &mut Finish,
+) {
     let msg = ctx.msg;
     if let Err(e) = msg.via1() {
         ctx.log(
@@ -208,7 +274,7 @@ pub(crate) fn forward_request(
 
     // The destination set: the Request-URI copy (index `None`) and the
     // appended branches, read in place.
-    let with_ruri = fwd.host.is_some() || !ctx.ruri_consumed || ctx.branches.is_empty();
+    let with_ruri = with_ruri(ctx, fwd);
     let n_branches = if fwd.host.is_none() {
         ctx.branches.len()
     } else {
@@ -255,29 +321,31 @@ pub(crate) fn forward_request(
                 None => ctx.edits.clone(),
             };
             let mut edits = edits;
+            let branch = via::branch(txn, index, lp);
             let data = build_request(
                 msg,
                 &mut edits,
                 new_uri,
                 local,
                 out_sock,
-                txn,
-                index,
-                lp,
+                &branch,
                 fix.as_ref(),
             );
             spare = Some(edits);
             let data = data?;
-            Ok(Send {
-                sock: out_sock,
-                dst,
-                data,
+            Ok(Built {
+                send: Send {
+                    sock: out_sock,
+                    dst,
+                    data,
+                },
+                branch,
             })
         });
         match r {
-            Ok(s) => {
+            Ok(c) => {
                 fin.forwards += 1;
-                out.push(s);
+                built.push(c);
             }
             Err(e) => {
                 fin.failures += 1;
@@ -303,9 +371,7 @@ fn build_request(
     new_uri: Option<&[u8]>,
     local: &Local,
     out_sock: u16,
-    txn: u64,
-    index: u32,
-    lp: u64,
+    branch: &[u8],
     fix: Option<&ViaFix>,
 ) -> Result<Vec<u8>, String> {
     let sock = local
@@ -317,9 +383,8 @@ fn build_request(
     {
         edits.set_ruri(msg, u).map_err(berr)?;
     }
-    let branch = via::branch(txn, index, lp);
     edits
-        .push_via(msg, &via::via_value(sock, &branch))
+        .push_via(msg, &via::via_value(sock, branch))
         .map_err(berr)?;
     if let Some(f) = fix {
         f.apply(edits).map_err(berr)?;

@@ -30,7 +30,7 @@ pub mod warning;
 use core::fmt;
 use core::net::{IpAddr, SocketAddr};
 
-use crate::script::{Action, MsgCtx};
+use crate::script::{Action, MsgCtx, level};
 
 pub use forward::forward_reply;
 pub use sl::{is_local_ack, reject};
@@ -177,32 +177,64 @@ pub fn finish_request(
 ) -> Finish {
     let mut fin = Finish::default();
     let actions = core::mem::take(&mut ctx.actions);
-    let last_forward = actions
-        .iter()
-        .rposition(|a| matches!(a, Action::Forward { .. }));
+    let last_forward = last_forward(&actions);
     let mut copies = 0u32;
     for (i, a) in actions.iter().enumerate() {
-        match a {
-            Action::Reply { code, reason } => {
-                sl::run_reply(ctx, sock, local, *code, reason, out, &mut fin);
-            }
-            Action::ReplyError => {
-                let (code, reason) = sl::ERROR_REPLY;
-                sl::run_reply(ctx, sock, local, code, reason, out, &mut fin);
-            }
-            Action::Forward { host, port, proto } => {
-                let f = forward::Fwd {
-                    host: host.as_deref(),
-                    port: *port,
-                    proto: *proto,
-                    last: Some(i) == last_forward,
-                };
-                forward::forward_request(ctx, sock, local, &f, &mut copies, out, &mut fin);
-            }
+        let last = Some(i) == last_forward;
+        if !run_stateless(ctx, a, last, sock, local, &mut copies, out, &mut fin) {
+            fin.failures += 1;
+            ctx.log(
+                level::L_ERR,
+                "a transaction function ran without the transaction layer; ignored",
+            );
         }
     }
     ctx.actions = actions;
     fin
+}
+
+/// The index of the last stateless forward of a run (its copies may take
+/// the script's edits instead of copying them).
+pub(crate) fn last_forward(actions: &[Action]) -> Option<usize> {
+    actions
+        .iter()
+        .rposition(|a| matches!(a, Action::Forward { .. }))
+}
+
+/// Carries out one stateless action (a reply or a forward); false for an
+/// action of the transaction layer, which the caller handles.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn run_stateless(
+    ctx: &mut MsgCtx<'_, '_>,
+    a: &Action,
+    last: bool,
+    sock: u16,
+    local: &Local,
+    copies: &mut u32,
+    out: &mut Vec<Send>,
+    fin: &mut Finish,
+) -> bool {
+    match a {
+        Action::Reply { code, reason } => {
+            sl::run_reply(ctx, sock, local, *code, reason, out, fin);
+        }
+        Action::ReplyError => {
+            let (code, reason) = sl::ERROR_REPLY;
+            sl::run_reply(ctx, sock, local, code, reason, out, fin);
+        }
+        Action::Forward { host, port, proto } => {
+            let f = forward::Fwd {
+                host: host.as_deref(),
+                port: *port,
+                proto: *proto,
+                last,
+                ruri: None,
+            };
+            forward::forward_request(ctx, sock, local, &f, copies, out, fin);
+        }
+        Action::Relay { .. } | Action::NewTran | Action::TReply { .. } => return false,
+    }
+    true
 }
 
 #[cfg(test)]

@@ -81,6 +81,18 @@ pub enum Action {
     /// `sl_reply_error()`: a stateless reply describing the last internal
     /// error (see [`crate::proxy::sl`]).
     ReplyError,
+    /// Stateful forward (`t_relay(...)`, `t_relay_to_udp(...)`,
+    /// `t_relay_cancel()`): carried out by the transaction layer
+    /// ([`crate::tm::engine`]).
+    Relay {
+        host: Option<Vec<u8>>,
+        port: Option<u16>,
+        proto: Option<Proto>,
+    },
+    /// `t_newtran()`: the request's transaction is created.
+    NewTran,
+    /// `t_reply(code, reason)`: a reply sent through the transaction.
+    TReply { code: u16, reason: Vec<u8> },
 }
 
 // ----- AVPs -----
@@ -436,6 +448,8 @@ pub struct Config {
     pub location: std::sync::Arc<crate::registrar::Location>,
     /// `registrar` and `usrloc` module parameters.
     pub registrar: crate::registrar::Params,
+    /// `tm` module parameters.
+    pub tm: crate::tm::Params,
     /// `modparam("rr", "enable_full_lr", 1)`: our Record-Routes say
     /// `;lr=on` instead of `;lr` (default off).
     pub rr_full_lr: bool,
@@ -455,6 +469,7 @@ impl Default for Config {
             maxfwd_limit: 256,
             location: Default::default(),
             registrar: Default::default(),
+            tm: Default::default(),
             rr_full_lr: false,
             rr_append_fromtag: true,
             myself: Vec::new(),
@@ -485,6 +500,7 @@ impl Config {
     pub fn from_program(p: &Program) -> Config {
         let mut c = Config {
             registrar: crate::registrar::Params::from_program(p),
+            tm: crate::tm::Params::from_program(p),
             ..Config::default()
         };
         for g in &p.globals {
@@ -668,6 +684,9 @@ pub struct MsgCtx<'m, 'a> {
     /// The URI parameters (with their leading `;`) of the Route entry
     /// of ours that `loose_route()` consumed, for `check_route_param`.
     pub routed_params: Option<Vec<u8>>,
+    /// Transaction facts and choices (`t_on_failure`, the status in a
+    /// failure route, ...).
+    pub tm: crate::tm::TmCtx,
 }
 
 impl<'m, 'a> MsgCtx<'m, 'a> {
@@ -701,6 +720,7 @@ impl<'m, 'a> MsgCtx<'m, 'a> {
             route_kind: RouteKind::Request,
             msg_id: 0,
             routed_params: None,
+            tm: crate::tm::TmCtx::default(),
         }
     }
 

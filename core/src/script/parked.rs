@@ -36,6 +36,7 @@ pub struct Detached {
     route_kind: RouteKind,
     msg_id: u64,
     routed_params: Option<Vec<u8>>,
+    tm: crate::tm::TmCtx,
 }
 
 impl MsgCtx<'_, '_> {
@@ -62,6 +63,7 @@ impl MsgCtx<'_, '_> {
             route_kind: self.route_kind,
             msg_id: self.msg_id,
             routed_params: self.routed_params,
+            tm: self.tm,
         }
     }
 }
@@ -98,6 +100,7 @@ impl Detached {
             route_kind: self.route_kind,
             msg_id: self.msg_id,
             routed_params: self.routed_params,
+            tm: self.tm,
         }
     }
 }

@@ -1003,14 +1003,14 @@ fn load_refuses_damaged_programs() {
 fn load_lists_every_unsupported_function() {
     let p = P::new();
     let c1 = p.call("nathelper", "fix_nated_contact", vec![]);
-    let c2 = p.call("tm", "t_relay", vec![]);
+    let c2 = p.call("cpl-c", "cpl_run_script", vec![]);
     let c3 = p.call("nathelper", "fix_nated_contact", vec![]);
     let c4 = p.call("core", "setflag", vec![Arg::Flag(1)]);
     p.main(vec![Op::Call(c1), Op::Call(c2), Op::Call(c3), Op::Call(c4)]);
     let e = p.load_err();
     assert_eq!(
         e.to_string(),
-        "not supported yet: fix_nated_contact (nathelper), t_relay (tm)"
+        "not supported yet: fix_nated_contact (nathelper), cpl_run_script (cpl-c)"
     );
 }
 
@@ -2237,8 +2237,9 @@ fn is_implemented_answers_from_the_builtins() {
     assert!(is_implemented("core", "setbflag"));
     assert!(is_implemented("cfgutils", "usleep"));
     assert!(is_implemented("xlog", "xlog"));
-    assert!(!is_implemented("tm", "t_relay"));
+    assert!(is_implemented("tm", "t_relay"));
     assert!(!is_implemented("core", "t_relay"));
+    assert!(!is_implemented("tm", "t_replicate"));
     let r = Registry::builtin();
     for (m, n, _) in registry::BUILTINS {
         assert!(r.contains(m, n));

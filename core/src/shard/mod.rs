@@ -21,7 +21,7 @@ pub mod timer;
 use std::net::{SocketAddr, UdpSocket};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Instant;
 
 use ser_cfg::ir::RouteId;
@@ -32,6 +32,7 @@ use crate::script::ctx::{Config, MsgCtx, Proto, level};
 use crate::script::{Detached, Outcome, Pending, Script, Suspension};
 use crate::sip::limits::Limits;
 use crate::sip::msg::{SipMsg, Transport};
+use crate::tm::{self, Tm, TmStats};
 
 use handoff::{Handoff, Links};
 use timer::TimerWheel;
@@ -55,6 +56,29 @@ pub struct Shared {
     pub reply_route: Option<RouteId>,
     /// Set by the main thread to stop every shard.
     pub stop: AtomicBool,
+    /// Live transactions per shard, written by each shard once per turn
+    /// (read by the main thread for the statistics).
+    pub live_transactions: Vec<AtomicU64>,
+}
+
+impl Shared {
+    /// The read-only part the transaction layer needs.
+    fn env(&self) -> tm::Env<'_> {
+        tm::Env {
+            script: &self.script,
+            config: &self.config,
+            local: &self.local,
+            limits: &self.limits,
+        }
+    }
+
+    /// Live transactions of all shards, as last published.
+    pub fn live_transactions(&self) -> u64 {
+        self.live_transactions
+            .iter()
+            .map(|a| a.load(Ordering::Relaxed))
+            .sum()
+    }
 }
 
 /// Counters of one shard, printed at exit.
@@ -77,6 +101,8 @@ pub struct Stats {
     pub wakeups: u64,
     /// Messages whose handling panicked (a bug; logged).
     pub panics: u64,
+    /// The transaction layer's counters.
+    pub tm: TmStats,
 }
 
 impl Stats {
@@ -90,6 +116,7 @@ impl Stats {
         self.ring_full += o.ring_full;
         self.wakeups += o.wakeups;
         self.panics += o.panics;
+        self.tm.add(&o.tm);
     }
 }
 
@@ -124,6 +151,7 @@ struct Worker {
     shared: Arc<Shared>,
     links: Links,
     timers: TimerWheel<Timer>,
+    tm: Tm,
     sends: Vec<proxy::Send>,
     stats: Stats,
     next_msg_id: u64,
@@ -148,11 +176,13 @@ pub fn run(
         }
     };
     let _ = started.send(Ok((driver.backend(), note)));
+    let max_tx = shared.config.tm.max_transactions;
     let mut w = Worker {
         id,
         shared,
         links,
         timers: TimerWheel::new(Instant::now()),
+        tm: Tm::new(Instant::now(), max_tx),
         sends: Vec::new(),
         stats: Stats::default(),
         next_msg_id: (id as u64) << 48,
@@ -168,10 +198,14 @@ pub fn run(
         if w.shared.stop.load(Ordering::Acquire) {
             break;
         }
-        let timeout = w
-            .timers
-            .next_deadline()
-            .map(|d| d.saturating_duration_since(Instant::now()));
+        let deadline = match (w.timers.next_deadline(), w.tm.next_deadline()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        let timeout = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+        if let Some(live) = w.shared.live_transactions.get(id) {
+            live.store(w.tm.live() as u64, Ordering::Relaxed);
+        }
         w.links.waker().going_to_sleep();
         let r = if w.links.has_inbound() {
             // Something arrived meanwhile: send, but do not block.
@@ -193,6 +227,7 @@ pub fn run(
         w.stats.wakeups += w.links.wake_peers() as u64;
         w.stats.send_errors += out.take_overflow();
     }
+    w.stats.tm = w.tm.stats();
     // Stopping: what is queued still goes out.
     let before = out.len() as u64;
     match driver.flush(&mut out) {
@@ -222,6 +257,19 @@ impl Worker {
     }
 
     fn fire_timers(&mut self, out: &mut Outbox) {
+        let shared = self.shared.clone();
+        let env = shared.env();
+        let now = Instant::now();
+        if let Err(p) = catch_unwind(AssertUnwindSafe(|| {
+            self.tm.fire(now, &env, &mut self.sends)
+        })) {
+            self.stats.panics += 1;
+            self.log(
+                level::L_CRIT,
+                &format!("BUG: a transaction timer panicked ({})", panic_text(&*p)),
+            );
+        }
+        self.flush_sends(out);
         let mut due = Vec::new();
         self.timers.expire(Instant::now(), |t| due.push(t));
         for t in due {
@@ -251,11 +299,7 @@ impl Worker {
     fn guarded(&mut self, src: SocketAddr, f: impl FnOnce(&mut Worker)) {
         if let Err(p) = catch_unwind(AssertUnwindSafe(|| f(self))) {
             self.stats.panics += 1;
-            let what = p
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| p.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "unknown panic".into());
+            let what = panic_text(&*p);
             self.log(
                 level::L_CRIT,
                 &format!("BUG: handling a message from {src} panicked ({what}); message dropped"),
@@ -359,8 +403,18 @@ impl Worker {
             {
                 return;
             }
+            // Retransmissions and ACKs of negative replies end in the
+            // transaction layer.
+            let facts = match self.tm.on_request(msg, &mut self.sends) {
+                tm::Pre::Absorbed => {
+                    self.flush_sends(out);
+                    return;
+                }
+                tm::Pre::Run(t) => t,
+            };
             let mut ctx = MsgCtx::new(msg, &shared.config, src, local_addr, Proto::Udp);
             ctx.msg_id = self.next_msg_id;
+            ctx.tm = facts;
             self.next_msg_id += 1;
             let outcome = shared.script.run_main(&mut ctx);
             self.after_request(ctx, outcome, sock, out);
@@ -391,7 +445,9 @@ impl Worker {
             // `drop` ends the script as `exit` does; what it asked before
             // (a reply, a forward) still happens, as in SER.
             Outcome::Finished { .. } => {
-                proxy::finish_request(&mut ctx, sock, &shared.local, &mut self.sends);
+                let env = shared.env();
+                self.tm
+                    .finish_request(&mut ctx, sock, &env, &mut self.sends);
                 ctx.recycle();
                 self.flush_sends(out);
             }
@@ -436,8 +492,8 @@ impl Worker {
         self.after_request(ctx, outcome, p.sock, out);
     }
 
-    /// A reply: `onreply_route` (if any), then stateless forwarding by the
-    /// second Via.
+    /// A reply: the main `onreply_route` (if any), then the transaction
+    /// layer, else stateless forwarding by the second Via.
     fn on_reply(&mut self, msg: &SipMsg<'_>, sock: SockId, src: SocketAddr, out: &mut Outbox) {
         let shared = self.shared.clone();
         let local_addr = self.local_addr(sock);
@@ -453,6 +509,15 @@ impl Worker {
                     );
                 }
             }
+        }
+        let env = shared.env();
+        if self
+            .tm
+            .on_reply(msg, &mut ctx.edits, src, sock, &env, &mut self.sends)
+        {
+            ctx.recycle();
+            self.flush_sends(out);
+            return;
         }
         let forwarded = proxy::forward_reply(
             msg,
@@ -480,6 +545,14 @@ impl Worker {
             out.push(s.sock, s.dst, s.data);
         }
     }
+}
+
+/// The text of a panic's payload.
+fn panic_text(p: &(dyn std::any::Any + Send)) -> String {
+    p.downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| p.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into())
 }
 
 impl Parked {

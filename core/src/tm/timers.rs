@@ -24,6 +24,7 @@
 //! | K | T4 unreliable, 0 reliable | non-INVITE client Completed |
 //! | L | 64*T1 | server INVITE Accepted (RFC 6026) |
 //! | M | 64*T1 | client INVITE Accepted (RFC 6026) |
+//! | wt_timer | 5 s (tm default) | Kamailio's wait: replaces D, J, L and M when set |
 //! | fr_timer | 30 s | Kamailio: final response to a request (an INVITE before any 1xx) |
 //! | fr_inv_timer | 120 s | Kamailio: final response to an INVITE after a 1xx (restarted on each 1xx) |
 //! | cancel wait | 64*T1 | RFC 9.1: after sending CANCEL, how long to wait for the final response |
@@ -55,6 +56,11 @@ pub struct Timers {
     /// Kamailio's `restart_fr_on_each_reply=1`). `None`: no bound but the
     /// CANCEL wait.
     pub fr_inv_timer: Option<Duration>,
+    /// Kamailio's `wt_timer`: how long a transaction that is over stays to
+    /// absorb retransmissions. `Some(w)` replaces the RFC's timers D, J, L
+    /// and M (32 s each over UDP) by `w`, as Kamailio does (5 s by
+    /// default); `None` keeps the RFC values.
+    pub wait: Option<Duration>,
 }
 
 /// Default T1.
@@ -79,6 +85,7 @@ impl Default for Timers {
             t4: T4,
             fr_timer: Some(FR_TIMER),
             fr_inv_timer: Some(FR_INV_TIMER),
+            wait: None,
         }
     }
 }
@@ -99,7 +106,7 @@ impl std::fmt::Display for TimersError {
         f.write_str(match self {
             TimersError::ZeroT1 => "T1 must be above zero",
             TimersError::T2BelowT1 => "T2 must not be below T1",
-            TimersError::ZeroFr => "fr_timer and fr_inv_timer must be above zero",
+            TimersError::ZeroFr => "fr_timer, fr_inv_timer and wt_timer must be above zero",
         })
     }
 }
@@ -114,6 +121,7 @@ impl Timers {
         t4: T4,
         fr_timer: None,
         fr_inv_timer: None,
+        wait: None,
     };
 
     /// Checks that the values can work (for the config loader).
@@ -126,6 +134,7 @@ impl Timers {
         }
         if self.fr_timer.is_some_and(|d| d.is_zero())
             || self.fr_inv_timer.is_some_and(|d| d.is_zero())
+            || self.wait.is_some_and(|d| d.is_zero())
         {
             return Err(TimersError::ZeroFr);
         }
@@ -157,7 +166,7 @@ impl Timers {
         if reliable {
             Duration::ZERO
         } else {
-            TIMER_D_UNRELIABLE
+            self.wait.unwrap_or(TIMER_D_UNRELIABLE)
         }
     }
 
@@ -201,7 +210,7 @@ impl Timers {
         if reliable {
             Duration::ZERO
         } else {
-            self.t1x64()
+            self.wait.unwrap_or_else(|| self.t1x64())
         }
     }
 
@@ -212,12 +221,12 @@ impl Timers {
 
     /// Timer L (RFC 6026): 64*T1.
     pub fn l(&self) -> Duration {
-        self.t1x64()
+        self.wait.unwrap_or_else(|| self.t1x64())
     }
 
     /// Timer M (RFC 6026): 64*T1.
     pub fn m(&self) -> Duration {
-        self.t1x64()
+        self.wait.unwrap_or_else(|| self.t1x64())
     }
 
     /// How long to wait for the final response after sending a CANCEL
@@ -267,6 +276,16 @@ mod tests {
         for d in [t.d(true), t.i(true), t.j(true), t.k(true)] {
             assert_eq!(d, Duration::ZERO);
         }
+        // Kamailio's wt_timer replaces D, J, L and M.
+        let w = Timers {
+            wait: Some(Duration::from_secs(5)),
+            ..t
+        };
+        for d in [w.d(false), w.j(false), w.l(), w.m()] {
+            assert_eq!(d, Duration::from_secs(5));
+        }
+        assert_eq!(w.d(true), Duration::ZERO);
+        assert_eq!(w.b(), s32);
     }
 
     #[test]
@@ -321,6 +340,11 @@ mod tests {
         assert_eq!(t.check(), Err(TimersError::T2BelowT1));
         let t = Timers {
             fr_timer: Some(Duration::ZERO),
+            ..d
+        };
+        assert_eq!(t.check(), Err(TimersError::ZeroFr));
+        let t = Timers {
+            wait: Some(Duration::ZERO),
             ..d
         };
         assert_eq!(t.check(), Err(TimersError::ZeroFr));
