@@ -169,7 +169,7 @@ fn expect(p: &Peer, start: &str, what: &str) -> String {
     panic!("{what}: no `{start}` arrived; got {seen:?}");
 }
 
-/// Nothing but messages starting with `allowed` arrives within `QUIET`.
+/// Nothing arrives within `QUIET`.
 fn quiet(p: &Peer, what: &str) {
     if let Some((m, _)) = p.recv(QUIET) {
         panic!("{what}: unexpected message:\n{m}");
