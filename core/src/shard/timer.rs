@@ -9,6 +9,14 @@
 //! slot comes round. The wheel is driven by the shard's ring: the shard
 //! waits no longer than [`TimerWheel::next_deadline`], then calls
 //! [`TimerWheel::expire`].
+//!
+//! `next_deadline` is asked before every wait, so it must not scan: the
+//! wheel keeps the tick of its earliest live timer while it knows it
+//! exactly (an insert can only lower it). When that timer is cancelled or
+//! fires, the next call looks at most [`SCAN`] slots ahead; if nothing is
+//! due there, it answers the end of that window (a lower bound: the shard
+//! wakes, finds nothing due, and asks again), so an idle shard with only
+//! far timers wakes a few times a second at most.
 
 use std::time::{Duration, Instant};
 
@@ -16,6 +24,9 @@ use std::time::{Duration, Instant};
 pub const TICK: Duration = Duration::from_millis(10);
 /// Slots in the wheel (a power of two).
 pub const SLOTS: usize = 1024;
+/// Slots `next_deadline` looks ahead when it does not know the earliest
+/// timer (160 ms).
+pub const SCAN: u64 = 16;
 
 /// A timer's handle, for [`TimerWheel::cancel`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -33,6 +44,8 @@ struct Entry {
 #[derive(Debug)]
 struct Slot<T> {
     generation: u32,
+    /// The tick it fires at.
+    tick: u64,
     value: Option<T>,
 }
 
@@ -49,6 +62,9 @@ pub struct TimerWheel<T> {
     /// Timers armed for a tick that has already expired: they fire on
     /// the next [`TimerWheel::expire`].
     overdue: Vec<TimerId>,
+    /// The tick of the earliest live timer, while `exact`.
+    earliest: Option<u64>,
+    exact: bool,
 }
 
 impl<T> TimerWheel<T> {
@@ -61,6 +77,8 @@ impl<T> TimerWheel<T> {
             free: Vec::new(),
             live: 0,
             overdue: Vec::new(),
+            earliest: None,
+            exact: true,
         }
     }
 
@@ -94,6 +112,7 @@ impl<T> TimerWheel<T> {
             None => {
                 self.slab.push(Slot {
                     generation: 0,
+                    tick: 0,
                     value: None,
                 });
                 (self.slab.len() - 1) as u32
@@ -101,6 +120,10 @@ impl<T> TimerWheel<T> {
         };
         let slot = &mut self.slab[index as usize];
         slot.value = Some(value);
+        slot.tick = tick;
+        if self.exact {
+            self.earliest = Some(self.earliest.map_or(tick, |e| e.min(tick)));
+        }
         let id = TimerId {
             index,
             generation: slot.generation,
@@ -130,34 +153,43 @@ impl<T> TimerWheel<T> {
             slot.value = None;
             self.free.push(index);
             self.live -= 1;
+            if self.live == 0 {
+                self.earliest = None;
+                self.exact = true;
+            } else if self.earliest == Some(slot.tick) {
+                // Maybe the earliest one went: find it again when asked.
+                self.exact = false;
+            }
         }
     }
 
     /// When the earliest pending timer fires (`None` when none is
-    /// pending). Scans at most one turn of the wheel.
-    pub fn next_deadline(&self) -> Option<Instant> {
+    /// pending), or an earlier instant when it is not known (see the
+    /// module docs). Looks at no more than [`SCAN`] slots.
+    pub fn next_deadline(&mut self) -> Option<Instant> {
         if self.live == 0 {
             return None;
         }
         if self.overdue.iter().any(|&id| self.is_live(id)) {
             return Some(self.instant_of(self.next_tick.saturating_sub(1)));
         }
-        let mut best: Option<u64> = None;
-        for k in 0..SLOTS as u64 {
+        if self.exact
+            && let Some(t) = self.earliest
+        {
+            return Some(self.instant_of(t));
+        }
+        for k in 0..SCAN {
             let tick = self.next_tick + k;
-            for e in &self.slots[(tick as usize) & (SLOTS - 1)] {
-                if self.is_live(e.id) {
-                    best = Some(best.map_or(e.tick, |b| b.min(e.tick)));
-                }
-            }
-            if let Some(b) = best
-                && b <= tick
-            {
-                break;
+            let found = self.slots[(tick as usize) & (SLOTS - 1)]
+                .iter()
+                .any(|e| e.tick == tick && self.is_live(e.id));
+            if found {
+                self.earliest = Some(tick);
+                self.exact = true;
+                return Some(self.instant_of(tick));
             }
         }
-        // Every live timer is in some slot, so `best` is set.
-        best.map(|t| self.instant_of(t))
+        Some(self.instant_of(self.next_tick + SCAN))
     }
 
     /// The value of a live timer, released.
@@ -219,6 +251,9 @@ impl<T> TimerWheel<T> {
             }
             self.next_tick += 1;
         }
+        if self.earliest.is_some_and(|e| e < self.next_tick) {
+            self.exact = false;
+        }
         fired
     }
 }
@@ -244,11 +279,14 @@ mod tests {
         assert_eq!(w.expire(t0 + ms(499), |v| got.push(v)), 0);
         assert_eq!(w.expire(t0 + ms(500), |v| got.push(v)), 1);
         assert_eq!(got, vec!["t1"]);
-        assert_eq!(w.next_deadline(), Some(t0 + ms(1000)));
+        // After a fire, a lower bound (never late).
+        let d = w.next_deadline().unwrap();
+        assert!(d > t0 + ms(500) && d <= t0 + ms(1000), "{d:?}");
         w.expire(t0 + ms(20_000), |v| got.push(v));
         assert_eq!(got, vec!["t1", "2t1"]);
         // Several turns of the wheel later.
-        assert_eq!(w.next_deadline(), Some(t0 + ms(32_000)));
+        let d = w.next_deadline().unwrap();
+        assert!(d > t0 + ms(1000) && d <= t0 + ms(32_000), "{d:?}");
         w.expire(t0 + ms(31_990), |v| got.push(v));
         assert_eq!(got.len(), 2);
         w.expire(t0 + ms(40_000), |v| got.push(v));
@@ -274,6 +312,45 @@ mod tests {
         assert_eq!(got, vec![2, 3]);
         assert_eq!(w.cancel(b), None, "fired already");
         assert!(w.is_empty());
+    }
+
+    #[test]
+    fn earliest_after_cancel_and_fire() {
+        let t0 = Instant::now();
+        let mut w = TimerWheel::new(t0);
+        let a = w.insert(t0 + ms(50), 1);
+        w.insert(t0 + ms(120), 2);
+        w.insert(t0 + ms(5_000), 3);
+        assert_eq!(w.next_deadline(), Some(t0 + ms(50)));
+        w.cancel(a);
+        // Found again within the scanned window.
+        assert_eq!(w.next_deadline(), Some(t0 + ms(120)));
+        let mut got = Vec::new();
+        w.expire(t0 + ms(120), |v| got.push(v));
+        assert_eq!(got, vec![2]);
+        // The next one is beyond the window: a lower bound, never late.
+        let d = w.next_deadline().unwrap();
+        assert!(d > t0 + ms(120) && d <= t0 + ms(5_000), "{d:?}");
+        // An insert while unknown is found by the scan.
+        w.insert(t0 + ms(200), 4);
+        assert_eq!(w.next_deadline(), Some(t0 + ms(200)));
+        // Asking again and again walks towards the far timer.
+        w.expire(t0 + ms(200), |v| got.push(v));
+        let mut now = t0 + ms(200);
+        for _ in 0..1000 {
+            match w.next_deadline() {
+                Some(d) if d >= t0 + ms(5_000) => break,
+                Some(d) => {
+                    now = d;
+                    w.expire(now, |v| got.push(v));
+                }
+                None => break,
+            }
+        }
+        assert_eq!(w.next_deadline(), Some(t0 + ms(5_000)));
+        w.expire(t0 + ms(5_000), |v| got.push(v));
+        assert_eq!(got, vec![2, 4, 3]);
+        assert!(now < t0 + ms(5_000));
     }
 
     #[test]

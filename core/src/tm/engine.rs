@@ -434,7 +434,7 @@ impl Tm {
     }
 
     /// When the next timer is due.
-    pub fn next_deadline(&self) -> Option<Instant> {
+    pub fn next_deadline(&mut self) -> Option<Instant> {
         self.wheel.next_deadline()
     }
 
