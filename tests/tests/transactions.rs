@@ -39,6 +39,10 @@ request_route {
     if ($rU == "fork") {
         append_branch("sip:fork@127.0.0.1:{B2}");
     }
+    if ($rU == "branchy") {
+        append_branch("sip:dropme@127.0.0.1:{B2}");
+        t_on_branch("PER_BRANCH");
+    }
     if ($rU == "nowhere") {
         $ru = "sip:nowhere@unresolvable.invalid";
     }
@@ -51,6 +55,13 @@ request_route {
 onreply_route[SEEN] {
     if (t_check_status("180")) {
         xlog("L_ERR", "ringing $ci\n");
+    }
+}
+
+branch_route[PER_BRANCH] {
+    xlog("L_ERR", "branch $ru $ci\n");
+    if ($rU == "dropme") {
+        drop;
     }
 }
 
@@ -481,4 +492,30 @@ fn transactions_end_after_the_wait() {
         err.contains("ser: tm: transactions created 1, live 0,"),
         "{err}"
     );
+}
+
+#[test]
+fn branch_route_runs_per_branch() {
+    let s = setup();
+    let to = s.r.addr();
+    let inv = request(
+        "INVITE",
+        &format!("sip:branchy@127.0.0.1:{}", s.b1.port()),
+        &s.uac,
+        "branchy-1",
+        "branchy1",
+        1,
+    );
+    s.uac.send(to, inv.as_bytes());
+    let got = expect(&s.b1, "INVITE ", "the branch the route kept");
+    quiet(&s.b2, "the dropped branch");
+    s.b1.send(to, reply(&got, 200, "OK").as_bytes());
+    expect(&s.uac, "SIP/2.0 200", "200");
+    let err = s.r.stderr();
+    let lines: Vec<&str> = err
+        .lines()
+        .filter(|l| l.contains("branch sip:") && l.contains("branchy-1"))
+        .collect();
+    assert_eq!(lines.len(), 2, "once per branch:\n{err}");
+    assert!(lines.iter().any(|l| l.contains("sip:dropme@")), "{err}");
 }

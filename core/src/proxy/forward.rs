@@ -58,7 +58,7 @@ pub(crate) struct Fwd<'x> {
 /// Whether the Request-URI is one of the copies: an explicit host sends
 /// only it; otherwise it goes unless `append_branch()` consumed it (and
 /// always when there is no other branch).
-fn with_ruri(ctx: &MsgCtx<'_, '_>, fwd: &Fwd<'_>) -> bool {
+pub(crate) fn with_ruri(ctx: &MsgCtx<'_, '_>, fwd: &Fwd<'_>) -> bool {
     fwd.host.is_some()
         || fwd
             .ruri

@@ -761,16 +761,28 @@ impl Tm {
         let mut copies = cell.next_index;
         let mut built: Vec<Built> = Vec::new();
         let mut fin = Finish::default();
-        forward::build_copies(
-            ctx,
-            cell.sock,
-            env.local,
-            fwd,
-            &mut copies,
-            out,
-            &mut built,
-            &mut fin,
-        );
+        match ctx.tm.on_branch {
+            None => forward::build_copies(
+                ctx,
+                cell.sock,
+                env.local,
+                fwd,
+                &mut copies,
+                out,
+                &mut built,
+                &mut fin,
+            ),
+            Some(route) => Self::branch_routes(
+                route,
+                ctx,
+                cell.sock,
+                fwd,
+                env,
+                &mut copies,
+                out,
+                &mut built,
+            ),
+        }
         cell.next_index = copies;
         let Some(method) = ctx.msg.method() else {
             return 0;
@@ -782,6 +794,72 @@ impl Tm {
             }
         }
         n
+    }
+
+    /// The copies of a relay with a `branch_route` armed: the route runs
+    /// once per destination, on a copy of the script state with that
+    /// destination as Request-URI (and its `$du` and branch flags); its
+    /// changes go into that copy only, and `drop` leaves the destination
+    /// out.
+    #[allow(clippy::too_many_arguments)]
+    fn branch_routes(
+        route: RouteId,
+        ctx: &mut MsgCtx<'_, '_>,
+        sock: u16,
+        fwd: &Fwd<'_>,
+        env: &Env<'_>,
+        copies: &mut u32,
+        out: &mut Vec<Send>,
+        built: &mut Vec<Built>,
+    ) {
+        let mut set: Vec<(Vec<u8>, Option<Vec<u8>>, u64)> = Vec::new();
+        if forward::with_ruri(ctx, fwd) {
+            set.push((ctx.ruri().to_vec(), ctx.dst_uri.clone(), ctx.bflags));
+        }
+        if fwd.host.is_none() {
+            set.extend(
+                ctx.branches
+                    .iter()
+                    .map(|b| (b.uri.clone(), b.dst_uri.clone(), b.flags)),
+            );
+        }
+        for (uri, du, bflags) in set {
+            let mut b = MsgCtx::new(ctx.msg, env.config, ctx.src, ctx.dst, ctx.proto);
+            b.new_uri = (ctx.msg.ruri_bytes() != Some(&uri[..])).then_some(uri);
+            b.dst_uri = du;
+            b.flags = ctx.flags;
+            b.bflags = bflags;
+            b.avps = ctx.avps.clone();
+            b.edits = ctx.edits.clone();
+            b.force_rport = ctx.force_rport;
+            b.route_kind = RouteKind::Branch;
+            b.tm = ctx.tm.clone();
+            b.msg_id = ctx.msg_id;
+            match env.script.run(route, &mut b) {
+                Outcome::Finished { dropped: true, .. } => {
+                    b.recycle();
+                    continue;
+                }
+                Outcome::Suspended(_) => {
+                    Self::log(
+                        env,
+                        level::L_ERR,
+                        "a branch_route cannot wait (sleep); the branch goes on",
+                    );
+                }
+                Outcome::Finished { .. } => {}
+            }
+            let one = Fwd {
+                host: fwd.host,
+                port: fwd.port,
+                proto: fwd.proto,
+                last: true,
+                ruri: Some(true),
+            };
+            let mut fin = Finish::default();
+            forward::build_copies(&mut b, sock, env.local, &one, copies, out, built, &mut fin);
+            b.recycle();
+        }
     }
 
     /// Starts a client transaction for one copy.
