@@ -397,14 +397,8 @@ impl Worker {
         };
         let local_addr = self.local_addr(sock);
         if msg.is_request() {
-            // The ACK to a reply sl sent ends here, as in SER's sl module.
-            if matches!(msg.method(), Some(crate::sip::method::Method::Ack))
-                && proxy::sl::is_local_ack(msg, &shared.local)
-            {
-                return;
-            }
             // Retransmissions and ACKs of negative replies end in the
-            // transaction layer.
+            // transaction layer...
             let facts = match self.tm.on_request(msg, &mut self.sends) {
                 tm::Pre::Absorbed => {
                     self.flush_sends(out);
@@ -412,6 +406,13 @@ impl Worker {
                 }
                 tm::Pre::Run(t) => t,
             };
+            // ...and the ACK to a reply sl sent ends here, as in SER's sl
+            // module.
+            if matches!(msg.method(), Some(crate::sip::method::Method::Ack))
+                && proxy::sl::is_local_ack(msg, &shared.local)
+            {
+                return;
+            }
             let mut ctx = MsgCtx::new(msg, &shared.config, src, local_addr, Proto::Udp);
             ctx.msg_id = self.next_msg_id;
             ctx.tm = facts;

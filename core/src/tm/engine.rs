@@ -601,6 +601,18 @@ impl Tm {
         if cell.is_none() {
             *cell = self.ensure_cell(ctx, sock, env);
         }
+        if let Some(id) = *cell
+            && self.cells.get(id).is_some_and(|c| !c.branches.is_empty())
+        {
+            // Relayed already (a retransmission that arrived while the
+            // first copy's script was waiting): answered from the cell.
+            if let Some(c) = self.cells.get_mut(id) {
+                let acts = c.uas.on_request_retransmission();
+                self.stats.absorbed += 1;
+                self.run(id, Who::Uas, acts, None, out);
+            }
+            return;
+        }
         let Some(id) = *cell else {
             // No room for a transaction: a stateless 500.
             let mut fin = Finish::default();
