@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # ser vs Kamailio under sipp, same load, same run.
 #
-#   benches/sipp/run.sh [--scenario calls|register] [--calls N] [--rate R]
-#                       [--only ser|kamailio] [--ser-epoll] [--hold MS]
-#                       [--workers N] [--keep] [--memory]
+#   benches/sipp/run.sh [--scenario calls|register|stateful] [--calls N]
+#                       [--rate R] [--only ser|kamailio] [--ser-epoll]
+#                       [--hold MS] [--workers N] [--keep] [--memory] [--tx-memory]
 #
 # --scenario calls (default): stateless forwarding. For each server: start
 # it on 127.0.0.1:5060 (2 workers), wait until it answers, run a sipp UAS
@@ -17,6 +17,15 @@
 # --calls/--rate say otherwise): also read each server's memory once it
 # answers and again after the load, and print bytes per binding
 # (Kamailio: shm real_used through kamcmd, run with -m 1024; ser: VmRSS).
+# --scenario stateful: both servers run SER's Hello World (tm, rr,
+# registrar); the sipp UAS registers first, then calls go UAC -> proxy
+# (lookup("location"), t_relay) -> UAS, ACK and BYE by the Route set. Adds
+# the p50/p99 of INVITE -> 180 (and INVITE -> 100) seen by the UAC.
+# --tx-memory (its own mode; 100000 INVITEs at 2000/s unless --calls/--rate
+# say otherwise): the stateful configs, a UAS that answers 180 and never a
+# final reply, and the memory before the load and with every INVITE
+# transaction alive: bytes per live transaction (Kamailio: shm real_used,
+# -m 4096, live count from tm.stats; ser: VmRSS, live count from SIGUSR1).
 # See README.md next to this file.
 set -euo pipefail
 
@@ -24,16 +33,28 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 
 # --- settings ---------------------------------------------------------------
-SCENARIO=calls       # calls (stateless forwarding) or register (registrar)
-CALLS=""             # calls (or REGISTERs) per server; default below
+SCENARIO=calls       # calls (stateless forwarding), register (registrar),
+                     # stateful (Hello World), txmem (--tx-memory)
+CALLS=""             # calls (or REGISTERs, INVITEs) per server; default below
 CALLS_DEFAULT=20000
 CALLS_MEMORY=200000  # --memory: bindings per server
+CALLS_TXMEM=100000   # --tx-memory: live INVITE transactions per server
 RATE=""              # per second asked of the UAC; default per scenario below
 RATE_CALLS=1500      # calls: 2000 lost calls now and then
 RATE_REGISTER=2000   # register
 RATE_MEMORY=3000     # register --memory
-MEMORY=0             # 1: --memory (bytes per registered contact)
-KAM_SHM_MB=1024      # --memory: Kamailio -m (its default 64 MB is too small)
+RATE_STATEFUL=1500   # stateful
+RATE_TXMEM=2000      # --tx-memory: 100000 in 50 s, well within fr_inv_timer
+MEMORY=0             # 1: --memory or --tx-memory (read the memory)
+TXMEM=0              # 1: --tx-memory (bytes per live INVITE transaction)
+KAM_SHM_MB=""        # Kamailio -m (MB of shared memory), set per scenario below:
+KAM_SHM_MB_MEMORY=1024   # --memory: its default 64 MB cannot hold 200000 bindings
+KAM_SHM_MB_STATEFUL=1024 # stateful: 64 MB ran out at 1000 calls/s (each call
+                         # leaves 2 transactions for wt_timer, 5 s)
+KAM_SHM_MB_TXMEM=4096    # --tx-memory: 100000 live INVITE transactions
+FR_INV_S=120         # fr_inv_timer of both servers (defaults): --tx-memory
+                     # must have all its transactions in well before that
+CALLEE=callee        # stateful, --tx-memory: the user the UAS registers
 HOLD_MS=1000         # pause between ACK and BYE (sipp -d; calls only)
 ONLY=""              # "", ser or kamailio
 SER_EPOLL=0          # 1: add a row for ser -W epoll
@@ -61,22 +82,30 @@ while [ $# -gt 0 ]; do
         --ser-epoll) SER_EPOLL=1; shift ;;
         --keep) KEEP=1; shift ;;
         --memory) MEMORY=1; shift ;;
+        --tx-memory) TXMEM=1; shift ;;
         -h|--help) usage ;;
         *) echo "run.sh: unknown argument '$1'" >&2; usage ;;
     esac
 done
 case "$ONLY" in ""|ser|kamailio) ;; *) echo "run.sh: --only takes ser or kamailio" >&2; exit 2 ;; esac
-if [ "$MEMORY" = 1 ]; then
-    [ "$SCENARIO" = calls ] && [ "$SCENARIO_SET" = 1 ] \
+if [ "$TXMEM" = 1 ]; then
+    [ "$MEMORY" = 1 ] || [ "$SCENARIO_SET" = 1 ] \
+        && { echo "run.sh: --tx-memory is a mode of its own (no --scenario, no --memory)" >&2; exit 2; }
+    SCENARIO=txmem MEMORY=1 KAM_SHM_MB=$KAM_SHM_MB_TXMEM
+    CALLS=${CALLS:-$CALLS_TXMEM} RATE=${RATE:-$RATE_TXMEM}
+elif [ "$MEMORY" = 1 ]; then
+    [ "$SCENARIO" != register ] && [ "$SCENARIO_SET" = 1 ] \
         && { echo "run.sh: --memory needs --scenario register" >&2; exit 2; }
-    SCENARIO=register
+    SCENARIO=register KAM_SHM_MB=$KAM_SHM_MB_MEMORY
     CALLS=${CALLS:-$CALLS_MEMORY} RATE=${RATE:-$RATE_MEMORY}
 fi
 CALLS=${CALLS:-$CALLS_DEFAULT}
 case "$SCENARIO" in
     calls) CFG_NAME=stateless; RATE=${RATE:-$RATE_CALLS} ;;
     register) CFG_NAME=register; RATE=${RATE:-$RATE_REGISTER} ;;
-    *) echo "run.sh: --scenario takes calls or register" >&2; exit 2 ;;
+    stateful) CFG_NAME=stateful; RATE=${RATE:-$RATE_STATEFUL} KAM_SHM_MB=$KAM_SHM_MB_STATEFUL ;;
+    txmem) CFG_NAME=stateful ;;
+    *) echo "run.sh: --scenario takes calls, register or stateful" >&2; exit 2 ;;
 esac
 for n in "$CALLS" "$RATE" "$HOLD_MS" "$WORKERS"; do
     [[ "$n" =~ ^[1-9][0-9]*$ ]] || { echo "run.sh: '$n' is not a positive number" >&2; exit 2; }
@@ -84,8 +113,14 @@ done
 command -v "$SIPP" >/dev/null || { echo "run.sh: sipp not found (Debian: sip-tester)" >&2; exit 2; }
 command -v python3 >/dev/null || { echo "run.sh: python3 not found (used for the probe)" >&2; exit 2; }
 
-# A REGISTER has no hold.
-[ "$SCENARIO" = register ] && HOLD_MS=0
+# A REGISTER has no hold, nor has an INVITE that only gets a 180.
+case "$SCENARIO" in register|txmem) HOLD_MS=0 ;; esac
+# --tx-memory: the first transactions must still be alive when the last
+# INVITE is in (fr_inv_timer runs from each 180).
+if [ "$SCENARIO" = txmem ] && [ $(( CALLS / RATE + 20 )) -ge "$FR_INV_S" ]; then
+    echo "run.sh: $CALLS INVITEs at $RATE/s take too long: the first transactions would end (fr_inv_timer ${FR_INV_S} s) before the last is in; raise --rate" >&2
+    exit 2
+fi
 # Every sipp run is bounded: creation time + hold + a generous margin.
 LOAD_TIMEOUT=$(( CALLS / RATE + HOLD_MS / 1000 + 60 ))
 # A call waiting longer than this for its next message fails (sipp
@@ -102,7 +137,7 @@ KAM_CTL="$TMP/kamailio-ctl.sock"
 # --memory also loads kex, for kamcmd pkg.stats (Kamailio's private memory;
 # kex counts every request and reply, so the plain throughput run goes without).
 KAM_KEX=""
-[ "$MEMORY" = 1 ] && KAM_KEX='/^loadmodule "counters.so"/a loadmodule "kex.so"'
+[ "$MEMORY" = 1 ] && KAM_KEX='/^loadmodule "ctl.so"/a loadmodule "kex.so"'
 sed -e "s/^children=.*/children=$WORKERS/" -e "s|unix:/run/kamailio/kamailio_ctl|unix:$KAM_CTL|" \
     ${KAM_KEX:+-e "$KAM_KEX"} "$HERE/kamailio-$CFG_NAME.cfg" >"$KAM_CFG"
 sed "s/^children=.*/children=$WORKERS/" "$HERE/ser-$CFG_NAME.cfg" >"$SER_CFG"
@@ -239,42 +274,170 @@ stat_last() {
 hms_s() { awk -F: '{ printf "%.6f", $1*3600 + $2*60 + $3 + $4/1e6 }' <<<"$1"; }
 epoch_s() { awk -F'\t' '{ print $3 }' <<<"$1"; }
 
-# --- the two loads -------------------------------------------------------------
+# --- the loads -----------------------------------------------------------------
 # Each runs its sipp(s) against the server in $PROXY_PORT and sets:
-#   CHECK    the scenario's own check (calls: calls the UAS completed;
-#            register: set later by count_bindings)
+#   CHECK    the scenario's own check (calls, stateful: calls the UAS
+#            completed; register: bindings, txmem: live transactions, both
+#            set later by count_check)
 #   LOAD_RC  how the sipps exited, for the status column
+#   EXTRA    stateful: the latency columns (see latency)
 
 # Calls: UAS first (it exits by itself after CALLS calls), then the UAC.
 # Both sipps are our direct children (no wrapper: a signal must reach sipp
 # itself); sipp's -timeout and wait_exit bound them.
 load_calls() {
     local name=$1 dir=$2
-    "$SIPP" -sf "$HERE/uas.xml" -i "$IP" -p "$UAS_PORT" \
-        -m "$CALLS" -recv_timeout "$RECV_TIMEOUT" -timeout "$(( LOAD_TIMEOUT + 15 ))s" -nostdin -trace_stat -stf "$dir/uas.csv" \
-        -trace_screen -screen_file "$dir/uas.screen" -trace_err -error_file "$dir/uas.err" \
-        >"$dir/uas.out" 2>&1 &
-    local uas=$!
-    own "$uas"
-    local t=0
-    while port_free "$UAS_PORT"; do               # until the UAS has bound its port
-        sleep 0.1; t=$(( t + 1 ))
-        [ "$t" -lt 50 ] && alive "$uas" || { log "$name: sipp UAS did not start"; cat "$dir/uas.out" >&2; exit 1; }
-    done
-
+    start_uas "$name" "$dir" "$HERE/uas.xml"
     log "$name: $CALLS calls at $RATE/s (hold ${HOLD_MS} ms)"
     run_uac "$name" "$dir" "$HERE/uac.xml" -s service -key uas "$IP:$UAS_PORT" -d "$HOLD_MS"
     local uac_rc=$RC
-    # The UAS ends CALLS calls after its timewait; a lost call keeps it
-    # waiting, so bound it and stop it softly (SIGUSR1 = sipp's "quit").
-    local uas_rc; wait_exit "$uas" 15; uas_rc=$RC
-    if [ "$uas_rc" = timeout ]; then
+    end_uas "$name" "$dir"
+    LOAD_RC="UAC exit $uac_rc, UAS exit $RC"
+}
+
+# start_uas NAME DIR SCENARIO [sipp options...]: the sipp UAS on
+# $UAS_PORT, -m CALLS (it exits by itself after CALLS calls), our direct
+# child (no wrapper: a signal must reach sipp itself); sets UAS_PID.
+UAS_PID=""
+start_uas() {
+    local name=$1 dir=$2 sf=$3; shift 3
+    "$SIPP" -sf "$sf" "$@" -i "$IP" -p "$UAS_PORT" \
+        -m "$CALLS" -recv_timeout "$RECV_TIMEOUT" -timeout "$(( LOAD_TIMEOUT + 15 ))s" -nostdin -trace_stat -stf "$dir/uas.csv" \
+        -trace_screen -screen_file "$dir/uas.screen" -trace_err -error_file "$dir/uas.err" \
+        >"$dir/uas.out" 2>&1 &
+    UAS_PID=$!
+    own "$UAS_PID"
+    local t=0
+    while port_free "$UAS_PORT"; do               # until the UAS has bound its port
+        sleep 0.1; t=$(( t + 1 ))
+        [ "$t" -lt 50 ] && alive "$UAS_PID" || { log "$name: sipp UAS did not start"; cat "$dir/uas.out" >&2; exit 1; }
+    done
+}
+
+# end_uas NAME DIR: waits for the UAS, which ends its CALLS calls after its
+# timewait; a lost call keeps it waiting, so bound it and stop it softly
+# (SIGUSR1 = sipp's "quit"). Sets RC like wait_exit and CHECK to the calls
+# the UAS completed.
+end_uas() {
+    local name=$1 dir=$2 rc
+    wait_exit "$UAS_PID" 15; rc=$RC
+    if [ "$rc" = timeout ]; then
         log "$name: sipp UAS still waiting for calls; stopping it"
-        stop_sipp "$uas"; uas_rc=$RC
+        stop_sipp "$UAS_PID"; rc=$RC
     fi
     CHECK=0
     [ -s "$dir/uas.csv" ] && CHECK=$(stat_last "$dir/uas.csv" 'SuccessfulCall(C)')
-    LOAD_RC="UAC exit $uac_rc, UAS exit $uas_rc"
+    RC=$rc
+}
+
+# Stateful and --tx-memory, before the CPU and memory readings: the UAS's
+# user registers, from the UAS's own address (before the UAS binds it),
+# with Contact <sip:callee@127.0.0.1:5080>: one REGISTER, which must get a
+# 200 (sipp exits 0 only then).
+prepare_stateful() {
+    local name=$1 dir=$2
+    "$SIPP" "$IP:$PROXY_PORT" -sf "$HERE/uas-register.xml" -s "$CALLEE" -i "$IP" -p "$UAS_PORT" \
+        -m 1 -recv_timeout 5000 -timeout 10s -nostdin \
+        -trace_err -error_file "$dir/uas-register.err" >"$dir/uas-register.out" 2>&1 &
+    local reg=$!
+    own "$reg"
+    wait_exit "$reg" 15
+    [ "$RC" = timeout ] && stop_sipp "$reg"
+    if [ "$RC" != 0 ]; then
+        log "$name: the UAS's REGISTER failed (sipp exit $RC):"; tail -n 5 "$dir/uas-register.out" >&2
+        return 1
+    fi
+    log "$name: sip:$CALLEE@$IP registered with Contact <sip:$CALLEE@$IP:$UAS_PORT>"
+}
+prepare_txmem() { prepare_stateful "$@"; }
+
+# Stateful calls through the Hello World proxy: as load_calls, with the
+# scenarios that follow the Record-Route, the R-URI the registered user, and
+# the UAC's message times logged (-trace_shortmsg, microseconds) for the
+# latency columns.
+load_stateful() {
+    local name=$1 dir=$2
+    start_uas "$name" "$dir" "$HERE/uas-stateful.xml" -s "$CALLEE"
+    log "$name: $CALLS calls at $RATE/s (hold ${HOLD_MS} ms) to sip:$CALLEE@$IP:$PROXY_PORT"
+    run_uac "$name" "$dir" "$HERE/uac-stateful.xml" -s "$CALLEE" -d "$HOLD_MS" \
+        -trace_shortmsg -shortmessage_file "$dir/uac.short" -trace_rtt
+    local uac_rc=$RC
+    end_uas "$name" "$dir"
+    LOAD_RC="UAC exit $uac_rc, UAS exit $RC"
+    latency "$name" "$dir"
+}
+
+# latency NAME DIR: from the UAC's message log (uac.short: one line per
+# message, "date, time, epoch.usec, S|R, Call-ID, CSeq, first line"), per
+# call the time from the first INVITE sent to the first 180 (and to the
+# first 100) received; percentiles by nearest rank. Sets EXTRA to
+# "180 p50|180 p99|100 p50 / p99" in ms and adds a note with the counts,
+# the maximum and the same percentiles from sipp's own rtd 1 (-trace_rtt,
+# whole milliseconds).
+latency() {
+    local name=$1 dir=$2 out rtt
+    rtt=$(ls "$dir"/uac-stateful_*_rtt.csv 2>/dev/null | head -n1 || true)
+    if ! out=$(python3 - "$dir/uac.short" "${rtt:-/dev/null}" <<'EOF'
+import math, sys
+
+def us(epoch):                      # "1796571169.408737" -> microseconds, exactly
+    sec, _, frac = epoch.partition(".")
+    return int(sec) * 1000000 + int((frac + "000000")[:6])
+
+def pct(v, p):                      # nearest rank
+    return v[max(0, math.ceil(p / 100 * len(v)) - 1)]
+
+invite, got, d = {}, {"100": set(), "180": set()}, {"100": [], "180": []}
+with open(sys.argv[1], errors="replace") as f:
+    for line in f:
+        x = line.rstrip("\n").split("\t")
+        if len(x) < 7 or not x[5].endswith(" INVITE"):
+            continue
+        cid, t = x[4], us(x[2])
+        if x[3] == "S" and x[6].startswith("INVITE "):
+            invite.setdefault(cid, t)
+        elif x[3] == "R" and x[6].startswith("SIP/2.0 "):
+            code = x[6].split(" ")[1]
+            if code in d and cid in invite and cid not in got[code]:
+                got[code].add(cid)
+                d[code].append((t - invite[cid]) / 1000)
+rtt = []
+with open(sys.argv[2]) as f:
+    for line in f:
+        x = line.strip().split(";")
+        if len(x) == 3 and x[2] == "1":
+            rtt.append(float(x[1]))
+for v in (d["100"], d["180"], rtt):
+    v.sort()
+if not d["180"]:
+    sys.exit(1)
+f = lambda v, p: "%.3f" % pct(v, p) if v else "-"
+print("%s|%s|%s / %s" % (f(d["180"], 50), f(d["180"], 99), f(d["100"], 50), f(d["100"], 99)))
+print("INVITE -> 180: %d calls, p50 %s, p90 %s, p99 %s, p99.9 %s, max %s ms; INVITE -> 100: %d calls, p50 %s, p99 %s, max %s ms; sipp rtd 1 (-trace_rtt, whole ms): %d calls, p50 %s, p99 %s ms"
+      % (len(d["180"]), f(d["180"], 50), f(d["180"], 90), f(d["180"], 99), f(d["180"], 99.9), f(d["180"], 100),
+         len(d["100"]), f(d["100"], 50), f(d["100"], 99), f(d["100"], 100),
+         len(rtt), f(rtt, 50), f(rtt, 99)))
+EOF
+    ); then
+        log "$name: no INVITE -> 180 times in $dir/uac.short"; EXTRA="-|-|-"; return 0
+    fi
+    EXTRA=$(head -n1 <<<"$out")
+    NOTES+=("$name latency: $(tail -n1 <<<"$out")")
+}
+
+# --tx-memory: CALLS INVITEs, each answered 180 by the UAS and never with a
+# final reply; a call ends at its 180, so when the UAC is done the server
+# holds CALLS live INVITE transactions (until fr_inv_timer). The UAS ends
+# each call after a 2 s timewait and then exits.
+load_txmem() {
+    local name=$1 dir=$2
+    start_uas "$name" "$dir" "$HERE/uas-txmem.xml" -s "$CALLEE"
+    log "$name: $CALLS INVITEs at $RATE/s to sip:$CALLEE@$IP:$PROXY_PORT, answered 180 only"
+    run_uac "$name" "$dir" "$HERE/uac-txmem.xml" -s "$CALLEE"
+    local uac_rc=$RC
+    end_uas "$name" "$dir"
+    LOAD_RC="UAC exit $uac_rc, UAS exit $RC"
+    CHECK="-"                       # the live transactions: count_check
 }
 
 # Register: the UAC alone; the server answers every REGISTER itself.
@@ -290,10 +453,12 @@ load_register() {
 # RC like wait_exit.
 run_uac() {
     local name=$1 dir=$2 sf=$3; shift 3
-    "$SIPP" "$IP:$PROXY_PORT" -sf "$sf" "$@" -i "$IP" -p "$UAC_PORT" \
+    # In DIR: -trace_rtt writes <scenario>_<pid>_rtt.csv into the current
+    # directory. exec: $! is sipp itself.
+    (cd "$dir" && exec "$SIPP" "$IP:$PROXY_PORT" -sf "$sf" "$@" -i "$IP" -p "$UAC_PORT" \
         -m "$CALLS" -r "$RATE" -rp 1000 -recv_timeout "$RECV_TIMEOUT" -timeout "${LOAD_TIMEOUT}s" -nostdin \
         -trace_stat -stf "$dir/uac.csv" -trace_screen -screen_file "$dir/uac.screen" \
-        -trace_err -error_file "$dir/uac.err" >"$dir/uac.out" 2>&1 &
+        -trace_err -error_file "$dir/uac.err" >"$dir/uac.out" 2>&1) &
     local uac=$!
     own "$uac"
     wait_exit "$uac" "$(( LOAD_TIMEOUT + 10 ))"
@@ -303,18 +468,48 @@ run_uac() {
     fi
 }
 
-# Register, after the CPU is read and before SIGTERM: the number of
-# Kamailio's bindings (usrloc's location_contacts counter), through its
-# control socket. (ser prints its count at exit, read with its counters.)
-count_bindings() {
-    [ "$SCENARIO" = register ] && [ "$1" = kamailio ] || return 0
-    local n
-    if n=$(timeout 10 "$KAMCMD" -s "unix:$KAM_CTL" cnt.get usrloc location_contacts 2>"$2/kamcmd.err") \
-        && [[ "$n" =~ ^[0-9]+$ ]]; then
-        CHECK=$n
-    else
-        log "kamailio: could not read its bindings: $n"; sed 's/^/    /' "$2/kamcmd.err" >&2
+# After the CPU (and memory) reading, before SIGTERM: the scenario's count
+# that needs the server. count_check NAME PID DIR.
+# - register, Kamailio: its bindings (usrloc's location_contacts counter),
+#   through its control socket. (ser prints its count at exit, read with its
+#   counters.)
+# - txmem: the live transactions. Kamailio: `kamcmd tm.stats`'s current;
+#   ser: SIGUSR1 makes it print "ser: statistics: live transactions N,
+#   bindings M" on stderr (its log).
+count_check() {
+    local name=$1 pid=$2 dir=$3 n
+    if [ "$SCENARIO" = register ] && [ "$name" = kamailio ]; then
+        if n=$(timeout 10 "$KAMCMD" -s "unix:$KAM_CTL" cnt.get usrloc location_contacts 2>>"$dir/kamcmd.err") \
+            && [[ "$n" =~ ^[0-9]+$ ]]; then
+            CHECK=$n
+        else
+            log "kamailio: could not read its bindings: $n"; sed 's/^/    /' "$dir/kamcmd.err" >&2
+        fi
+    elif [ "$SCENARIO" = txmem ] && [ "$name" = kamailio ]; then
+        local out
+        out=$(timeout 10 "$KAMCMD" -s "unix:$KAM_CTL" tm.stats 2>>"$dir/kamcmd.err" || true)
+        n=$(awk '$1 == "current:" { print $2 }' <<<"$out")
+        if [[ "$n" =~ ^[0-9]+$ ]]; then
+            CHECK=$n
+            NOTES+=("kamailio tm.stats at the peak: $(awk -F': ' 'NF == 2 { gsub(/^[ \t]+/, "", $1); printf "%s%s %s", s, $1, $2; s = ", " }' <<<"$out")")
+        else
+            log "kamailio: could not read tm.stats"; sed 's/^/    /' "$dir/kamcmd.err" >&2
+        fi
+    elif [ "$SCENARIO" = txmem ]; then
+        local before t=0
+        before=$(grep -c '^ser: statistics: live transactions' "$dir/server.log" || true)
+        signal_own USR1 "$pid"
+        while [ "$(grep -c '^ser: statistics: live transactions' "$dir/server.log" || true)" -le "$before" ] \
+            && [ "$t" -lt 50 ]; do sleep 0.1; t=$(( t + 1 )); done
+        n=$(sed -n 's/^ser: statistics: live transactions \([0-9]*\),.*/\1/p' "$dir/server.log" | tail -n1)
+        if [[ "$n" =~ ^[0-9]+$ ]] && [ "$t" -lt 50 ]; then
+            CHECK=$n
+            NOTES+=("$name at the peak: $(grep '^ser: statistics: live transactions' "$dir/server.log" | tail -n1)")
+        else
+            log "$name: no statistics line after SIGUSR1"
+        fi
     fi
+    return 0
 }
 
 # --memory: one reading of server $1's memory (main PID $2, dir $3), printed
@@ -360,10 +555,10 @@ run_one() {
     case "$name" in
         kamailio)
             cmd=("$KAMAILIO_BIN" -f "$KAM_CFG" -DD -E -P "$dir/kamailio.pid")
-            [ "$MEMORY" = 1 ] && cmd+=(-m "$KAM_SHM_MB") ;;
+            [ -n "$KAM_SHM_MB" ] && cmd+=(-m "$KAM_SHM_MB") ;;
         ser|ser-epoll)
             if [ ! -x "$SER_BIN" ]; then
-                ROWS+=("| $name | $WORKERS | - | - | - | - | - | - | - | - | - | not run: no $SER_BIN (cargo build --release -p ser-core) |")
+                ROWS+=("$(dash_row "$name" "not run: no $SER_BIN (cargo build --release -p ser-core)")")
                 STATUS=1; return
             fi
             # ser -c first: exit 4 names the functions it does not run yet.
@@ -371,7 +566,7 @@ run_one() {
             "$SER_BIN" -c -f "$SER_CFG" >"$dir/check.log" 2>&1 || crc=$?
             if [ "$crc" != 0 ]; then
                 log "$name: ser -c exited $crc:"; sed 's/^/    /' "$dir/check.log" >&2
-                ROWS+=("| $name | $WORKERS | - | - | - | - | - | - | - | - | - | not run: ser -c exit $crc |")
+                ROWS+=("$(dash_row "$name" "not run: ser -c exit $crc")")
                 STATUS=1; return
             fi
             cmd=("$SER_BIN" -f "$SER_CFG" -E)
@@ -392,7 +587,7 @@ run_one() {
         tail -n 20 "$dir/server.log" | sed 's/^/    /' >&2
         local rc; wait_exit "$spid" 0; rc=$RC
         if [ "$rc" = timeout ]; then signal_own TERM "$spid"; wait_exit "$spid" "$STOP_TIMEOUT"; rc=$RC; fi
-        ROWS+=("| $name | $WORKERS | - | - | - | - | - | - | - | - | - | did not start (exit $rc) |")
+        ROWS+=("$(dash_row "$name" "did not start (exit $rc)")")
         STATUS=1; return
     fi
     # Kamailio's workers exist now: remember them for the cleanup.
@@ -403,6 +598,14 @@ run_one() {
     # ser says which I/O method it uses: show it in the server column.
     local io; io=$(grep -o -m1 'using io_uring\|using epoll' "$dir/server.log" | sed 's/using //' || true)
     label="${name%-epoll}${io:+ ($io)}"
+    # stateful, txmem: the UAS's user registers (not counted).
+    if declare -F "prepare_$SCENARIO" >/dev/null && ! "prepare_$SCENARIO" "$name" "$dir"; then
+        ROWS+=("$(dash_row "$name" "not run: the UAS's REGISTER failed")")
+        STATUS=1; signal_own TERM "$spid"; wait_exit "$spid" "$STOP_TIMEOUT"
+        # shellcheck disable=SC2086
+        [ "$RC" = timeout ] && { signal_own KILL $pids; wait_exit "$spid" 2; }
+        return
+    fi
     local mem0="" mem1=""
     if [ "$MEMORY" = 1 ]; then
         mem0=$(mem_read "$name" "$spid" "$dir") || { log "$name: could not read its memory"; mem0=""; }
@@ -410,7 +613,7 @@ run_one() {
     # shellcheck disable=SC2086
     local cpu0; cpu0=$(cpu_ticks $pids)
 
-    CHECK="-" LOAD_RC=""
+    CHECK="-" LOAD_RC="" EXTRA=""
     "load_$SCENARIO" "$name" "$dir"
 
     # CPU of the whole tree just before stopping (re-read the tree: a
@@ -423,7 +626,7 @@ run_one() {
     if [ "$MEMORY" = 1 ]; then
         mem1=$(mem_read "$name" "$spid" "$dir") || { log "$name: could not read its memory"; mem1=""; }
     fi
-    count_bindings "$name" "$dir"
+    count_check "$name" "$spid" "$dir"
     signal_own TERM "$spid"
     local src; wait_exit "$spid" "$STOP_TIMEOUT"; src=$RC
     if [ "$src" = timeout ]; then
@@ -467,6 +670,8 @@ run_one() {
             local h; h=$(sed -n 's/.*handed off \([0-9]*\).*/\1/p' <<<"$total")
             hand="$h ($(awk -v h="$h" -v n="$ok" 'BEGIN { if (n) printf "%.3f", h / n; else print "-" }')/$UNIT)"
             NOTES+=("$name: $total")
+            local tmline; tmline=$(grep -m1 '^ser: tm:' "$dir/server.log" || true)
+            [ -n "$tmline" ] && NOTES+=("$name at exit: $tmline")
             # register: ser prints its location table's size at exit.
             if [ "$SCENARIO" = register ]; then
                 local nb; nb=$(sed -n 's/^ser: location: \([0-9]*\) bindings.*/\1/p' "$dir/server.log" | head -n1)
@@ -483,7 +688,7 @@ run_one() {
         status="LOST ${UNIT^^}S ($LOAD_RC)"; STATUS=1
     fi
     [ "$src" = 0 ] || status="$status; server exit $src"
-    ROWS+=("$name|$label|$ok|$lost|$CHECK|$retrans|$rate|$cpu_ms|$us|$hand|$status")
+    ROWS+=("$name|$label|$ok|$lost|$CHECK|$retrans|$rate|$cpu_ms|$us|$hand|$status|$EXTRA")
     NOTES+=("$name: $nproc process(es) measured; startup CPU (not counted) $(( cpu0 * 1000 / TCK )) ms; UAC failed ${UNIT}s $failed; server exit status $src")
     log "$name: $ok/$CALLS ${UNIT}s ok, $CHECK_NAME $CHECK, $retrans retransmissions, CPU ${cpu_ms} ms"
     [ "$MEMORY" = 1 ] && mem_row "$name" "$label" "$ok" "$mem0" "$mem1"
@@ -493,12 +698,16 @@ run_one() {
 # --memory: the memory table's row for one server. Bindings: Kamailio's
 # location_contacts counter; ser's location size printed at exit.
 # Bytes per binding = (after - before) / bindings.
+# --tx-memory: the same with the live transactions (count_check) instead of
+# the bindings.
 mem_row() {
-    local name=$1 label=$2 ok=$3 mem0=$4 mem1=$5 what n bindings
+    local name=$1 label=$2 ok=$3 mem0=$4 mem1=$5 what n=$CHECK bindings
     if [ "$name" = kamailio ]; then
-        what="shm real_used"; n=$CHECK; bindings="$CHECK (location_contacts)"
+        what="shm real_used"; bindings="$CHECK (location_contacts)"
+        [ "$SCENARIO" = txmem ] && bindings="$CHECK (tm.stats current)"
     else
-        what="VmRSS"; n=$CHECK; bindings="$CHECK (location table)"
+        what="VmRSS"; bindings="$CHECK (location table)"
+        [ "$SCENARIO" = txmem ] && bindings="$CHECK (SIGUSR1 live transactions)"
     fi
     if [ -z "$mem0" ] || [ -z "$mem1" ] || ! [[ "$n" =~ ^[1-9][0-9]*$ ]]; then
         local m0=${mem0%% *} m1=${mem1%% *}
@@ -514,15 +723,35 @@ mem_row() {
 
 # --- run ---------------------------------------------------------------------
 # The table's words for one unit of load and for the check column.
-if [ "$SCENARIO" = calls ]; then
+# Stateful adds latency columns after the ratio (EXTRA).
+LAT_HEAD=""
+case "$SCENARIO" in
+calls)
     UNIT=call CHECK_NAME="UAS complete"
     TITLE="Stateless forwarding, $CALLS calls at $RATE calls/s asked, hold ${HOLD_MS} ms"
-    HEAD="| server | workers | calls | failed | rate achieved (calls/s) | CPU ms total | CPU µs per call | ratio vs Kamailio | handoffs (ser) | UAS complete | retrans | status |"
-else
+    HEAD="| server | workers | calls | failed | rate achieved (calls/s) | CPU ms total | CPU µs per call | ratio vs Kamailio | handoffs (ser) | UAS complete | retrans | status |" ;;
+register)
     UNIT=registration CHECK_NAME="bindings"
     TITLE="Registrar, $CALLS REGISTERs (one new user each) at $RATE/s asked"
-    HEAD="| server | workers | registrations | failed | rate achieved (REGISTER/s) | CPU ms total | CPU µs per registration | ratio vs Kamailio | handoffs (ser) | bindings at end | retrans | status |"
-fi
+    HEAD="| server | workers | registrations | failed | rate achieved (REGISTER/s) | CPU ms total | CPU µs per registration | ratio vs Kamailio | handoffs (ser) | bindings at end | retrans | status |" ;;
+stateful)
+    UNIT=call CHECK_NAME="UAS complete"
+    TITLE="Stateful proxy (Hello World: tm, rr, registrar), $CALLS calls to a registered user at $RATE calls/s asked, hold ${HOLD_MS} ms, Kamailio -m $KAM_SHM_MB"
+    LAT_HEAD=" INVITE→180 p50 (ms) | INVITE→180 p99 (ms) | INVITE→100 p50 / p99 (ms) |"
+    HEAD="| server | workers | calls | failed | rate achieved (calls/s) | CPU ms total | CPU µs per call | ratio vs Kamailio |$LAT_HEAD handoffs (ser) | UAS complete | retrans | status |" ;;
+txmem)
+    UNIT=INVITE CHECK_NAME="live transactions"
+    TITLE="Stateful proxy (Hello World), $CALLS INVITEs to a registered user answered 180 only, at $RATE/s asked"
+    HEAD="| server | workers | INVITEs (180 received) | failed | rate achieved (INVITE/s) | CPU ms total | CPU µs per INVITE | ratio vs Kamailio | handoffs (ser) | live transactions | retrans | status |" ;;
+esac
+
+# A row of dashes for a server that did not run: NAME, reason.
+dash_row() {
+    local n i row="| $1 | $WORKERS |"
+    n=$(( $(tr -cd '|' <<<"$HEAD" | wc -c) - 1 ))     # columns
+    for (( i = 3; i < n; i++ )); do row="$row - |"; done
+    echo "$row $2 |"
+}
 
 [ "$ONLY" != ser ] && run_one kamailio
 [ "$ONLY" != kamailio ] && run_one ser
@@ -532,21 +761,29 @@ echo
 echo "$TITLE, $WORKERS workers, $(nproc) CPUs"
 echo
 echo "$HEAD"
-echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
+sed -e 's/[^|]//g' -e 's/|/---|/g' -e 's/^---//' <<<"$HEAD"
 for r in "${ROWS[@]}"; do
     if [[ "$r" == \|* ]]; then echo "$r"; continue; fi   # a "not run" row
-    IFS='|' read -r name label ok lost check retrans rate cpu_ms us hand status <<<"$r"
+    IFS='|' read -r name label ok lost check retrans rate cpu_ms us hand status extra <<<"$r"
     ratio="-"
     if [ -n "$KAM_US" ] && [ "$KAM_US" != "-" ] && [ "$us" != "-" ]; then
         ratio=$(awk -v a="$us" -v b="$KAM_US" 'BEGIN { printf "%.2f", a / b }')
     fi
-    echo "| $label | $WORKERS | $ok | $lost | $rate | $cpu_ms | $us | $ratio | $hand | $check | $retrans | $status |"
+    lat=""
+    if [ -n "$LAT_HEAD" ]; then e=${extra:--|-|-}; lat=" ${e//|/ | } |"; fi
+    echo "| $label | $WORKERS | $ok | $lost | $rate | $cpu_ms | $us | $ratio |$lat $hand | $check | $retrans | $status |"
 done
 if [ "$MEMORY" = 1 ]; then
     echo
-    echo "Memory per registered contact, $CALLS REGISTERs at $RATE/s (Kamailio -m $KAM_SHM_MB)"
-    echo
-    echo "| server | bindings | memory measured | before (bytes) | after (bytes) | bytes per binding | ratio vs Kamailio |"
+    if [ "$SCENARIO" = txmem ]; then
+        echo "Memory per live INVITE transaction, $CALLS INVITEs at $RATE/s answered 180 only (Kamailio -m $KAM_SHM_MB)"
+        echo
+        echo "| server | live transactions | memory measured | before (bytes) | at peak (bytes) | bytes per transaction | ratio vs Kamailio |"
+    else
+        echo "Memory per registered contact, $CALLS REGISTERs at $RATE/s (Kamailio -m $KAM_SHM_MB)"
+        echo
+        echo "| server | bindings | memory measured | before (bytes) | after (bytes) | bytes per binding | ratio vs Kamailio |"
+    fi
     echo "|---|---|---|---|---|---|---|"
     for r in "${MEM_ROWS[@]}"; do
         if [[ "$r" == \|* ]]; then echo "$r"; continue; fi

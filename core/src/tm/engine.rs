@@ -799,6 +799,11 @@ impl Tm {
         let Some(method) = ctx.msg.method() else {
             return 0;
         };
+        // One allocation of the right size: a Vec of branches would
+        // otherwise start with room for four.
+        if let Some(cell) = self.cells.get_mut(id) {
+            cell.branches.reserve_exact(built.len());
+        }
         let mut n = 0;
         for c in built {
             if self.add_branch(id, c, &method, env, out) {
@@ -1703,3 +1708,4 @@ impl Tm {
         }
     }
 }
+
