@@ -34,11 +34,14 @@ fn stand_ins(p: &Program, codes: &[(&str, i32)]) -> Registry {
     let mut r = Registry::builtin();
     for c in &p.calls {
         let (m, n) = (p.str(c.module), p.str(c.name));
-        // sl, maxfwd, rr, registrar and has_totag are built, but the
+        // sl, tm, maxfwd, rr, registrar and has_totag are built, but the
         // seed tests follow the routing through their logged calls, so
         // they stay stand-ins here.
         if r.contains(m, n)
-            && !matches!(m, "sl" | "maxfwd" | "rr" | "uri" | "siputils" | "registrar")
+            && !matches!(
+                m,
+                "sl" | "tm" | "maxfwd" | "rr" | "uri" | "siputils" | "registrar"
+            )
         {
             continue;
         }
@@ -92,9 +95,13 @@ fn every_seed_config_loads() {
         if let Err(e) = Script::load(p.clone(), &r) {
             panic!("{name} {defines:?}: {e}");
         }
-        // With the built-ins alone, the missing functions are listed.
+        // With the built-ins alone, Hello World loads; the others list
+        // the functions still missing.
         match Script::load(p, &Registry::builtin()) {
-            Err(LoadError::Unsupported(list)) => assert!(!list.is_empty()),
+            Ok(_) if *name == "hello-world.cfg" => {}
+            Err(LoadError::Unsupported(list)) if *name != "hello-world.cfg" => {
+                assert!(!list.is_empty())
+            }
             other => panic!("{name}: {other:?}"),
         }
     }

@@ -343,7 +343,7 @@ fn io_uring_by_default_and_sighup_keeps_running() {
 
 #[test]
 fn refuses_a_config_with_functions_not_built() {
-    let cfg = "#!KAMAILIO\nlisten=udp:127.0.0.1:{PORT}\nloadmodule \"tm.so\"\nrequest_route { t_relay(); }\n";
+    let cfg = "#!KAMAILIO\nlisten=udp:127.0.0.1:{PORT}\nloadmodule \"tm.so\"\nrequest_route { t_write_unix(\"/tmp/x\", \"y\"); }\n";
     let dir = std::env::temp_dir().join(format!("ser-nb-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("x.cfg");
@@ -352,7 +352,7 @@ fn refuses_a_config_with_functions_not_built() {
     let _ = std::fs::remove_dir_all(&dir);
     assert_eq!(run.code, Some(4), "{}", run.stderr);
     assert!(
-        run.stderr.contains("not supported yet: t_relay (tm)"),
+        run.stderr.contains("not supported yet: t_write_unix (tm)"),
         "{}",
         run.stderr
     );
