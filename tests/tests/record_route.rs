@@ -177,3 +177,75 @@ fn dialog_is_record_routed_epoll() {
         ..Start::default()
     });
 }
+
+/// A request that leaves from another socket than the one it came in on
+/// (IPv4 in, IPv6 out) gets two Record-Routes: the outbound socket's on
+/// top, for the callee's side, the inbound one's below, for the caller's.
+/// In-dialog requests from the callee's side carry both as Routes; both
+/// are consumed and the request goes out towards the caller.
+#[test]
+fn interface_change_gets_a_double_record_route() {
+    let Ok(uas) = std::net::UdpSocket::bind("[::1]:0") else {
+        eprintln!("no IPv6 loopback here: skipped");
+        return;
+    };
+    let cfg = CONFIG.replace(
+        "listen=udp:127.0.0.1:{PORT}",
+        "listen=udp:127.0.0.1:{PORT}\nlisten=udp:[::1]:{PORT}",
+    );
+    let r = Router::start(&cfg, &Start::default());
+    let uac = Peer::new();
+    let uac_port = uac.port();
+    let uas_port = uas.local_addr().unwrap().port();
+    let invite = request(
+        "INVITE",
+        &format!("sip:bob@[::1]:{uas_port}"),
+        uac_port,
+        "v6inv",
+        1,
+        "",
+        None,
+    );
+    uac.send(r.addr(), invite.as_bytes());
+    uas.set_read_timeout(Some(WAIT)).unwrap();
+    let mut buf = vec![0u8; 65_536];
+    let (n, from) = uas.recv_from(&mut buf).expect("the UAS gets the INVITE");
+    let req = String::from_utf8_lossy(&buf[..n]).into_owned();
+    assert_eq!(from.port(), r.port);
+    assert!(from.is_ipv6());
+    let v6_rr = format!("<sip:[::1]:{};lr;ftag=a1>", r.port);
+    let v4_rr = format!("<sip:127.0.0.1:{};lr;ftag=a1>", r.port);
+    assert_eq!(
+        headers(&req, "Record-Route"),
+        [v6_rr.as_str(), v4_rr.as_str()],
+        "{req}"
+    );
+    // A BYE from the callee: Route set = both, in that order.
+    let bye = format!(
+        "BYE sip:alice@127.0.0.1:{uac_port} SIP/2.0\r\n\
+         Via: SIP/2.0/UDP [::1]:{uas_port};branch=z9hG4bK-v6bye;rport\r\n\
+         Max-Forwards: 70\r\n\
+         Route: {v6_rr}, {v4_rr}\r\n\
+         From: <sip:bob@example.com>;tag=uas1\r\n\
+         To: <sip:alice@example.com>;tag=a1\r\n\
+         Call-ID: rr-call-1\r\n\
+         CSeq: 7 BYE\r\n\
+         Content-Length: 0\r\n\r\n"
+    );
+    uas.send_to(
+        bye.as_bytes(),
+        std::net::SocketAddr::from(([0u16, 0, 0, 0, 0, 0, 0, 1], r.port)),
+    )
+    .unwrap();
+    let (got, from) = uac.recv(WAIT).expect("the caller gets the BYE");
+    assert_eq!(from, r.addr(), "sent from the IPv4 socket");
+    assert_eq!(
+        first_line(&got),
+        format!("BYE sip:alice@127.0.0.1:{uac_port} SIP/2.0")
+    );
+    assert_eq!(
+        header(&got, "Route"),
+        None,
+        "both our Routes consumed: {got}"
+    );
+}

@@ -322,6 +322,16 @@ pub(crate) fn build_copies(
             };
             let mut edits = edits;
             let branch = via::branch(txn, index, lp);
+            // Leaving from another socket than the one it came in on: a
+            // second Record-Route with this socket's address, on top.
+            if let Some(tail) = &ctx.rr_tail
+                && let Some(out) = local.socket(out_sock)
+                && out.addr != ctx.dst
+            {
+                edits
+                    .add_record_route_top(msg, &super::rr::rr_value(out.addr, tail))
+                    .map_err(|e| format!("cannot add the Record-Route: {e}"))?;
+            }
             let data = build_request(
                 msg,
                 &mut edits,

@@ -153,24 +153,36 @@ pub(crate) fn record_route(ctx: &mut MsgCtx<'_, '_>, args: &Args<'_>) -> Ret {
         log(ctx, args, "the parameters hold bytes a URI cannot carry");
         return Ret::Code(-1);
     }
-    let mut v = Vec::with_capacity(64 + extra.len());
-    v.extend_from_slice(b"<sip:");
-    v.extend_from_slice(host_text(ctx.dst.ip()).as_bytes());
-    v.push(b':');
-    v.extend_from_slice(ctx.dst.port().to_string().as_bytes());
+    let mut tail = Vec::with_capacity(48 + extra.len());
     if ctx.proto != Proto::Udp {
-        v.extend_from_slice(b";transport=");
-        v.extend_from_slice(ctx.proto.as_str().as_bytes());
+        tail.extend_from_slice(b";transport=");
+        tail.extend_from_slice(ctx.proto.as_str().as_bytes());
     }
-    push_lr_ftag(ctx, &mut v);
+    push_lr_ftag(ctx, &mut tail);
     if !extra.is_empty() {
         if extra.first() != Some(&b';') {
-            v.push(b';');
+            tail.push(b';');
         }
-        v.extend_from_slice(&extra);
+        tail.extend_from_slice(&extra);
     }
-    v.push(b'>');
-    insert_rr(ctx, args, &v)
+    tail.push(b'>');
+    let v = rr_value(ctx.dst, &tail);
+    let r = insert_rr(ctx, args, &v);
+    if matches!(r, Ret::Code(1)) {
+        ctx.rr_tail = Some(tail);
+    }
+    r
+}
+
+/// `<sip:IP:PORT` followed by `tail`.
+pub(crate) fn rr_value(addr: std::net::SocketAddr, tail: &[u8]) -> Vec<u8> {
+    let mut v = Vec::with_capacity(32 + tail.len());
+    v.extend_from_slice(b"<sip:");
+    v.extend_from_slice(host_text(addr.ip()).as_bytes());
+    v.push(b':');
+    v.extend_from_slice(addr.port().to_string().as_bytes());
+    v.extend_from_slice(tail);
+    v
 }
 
 /// One preset Record-Route value: `<sip:TEXT[;r2=on];lr[;ftag=...]>`.
@@ -632,7 +644,8 @@ Content-Length: 0\r\n\
             ["Record-Route: <sip:192.0.2.1:5060;lr>"]
         );
 
-        // IPv6: the address in brackets.
+        // IPv6: the address in brackets. Arrived over IPv6, sent over
+        // IPv4: a double Record-Route, the sending socket's on top.
         let r = run_on(
             &format!("record_route(); {FWD}"),
             "",
@@ -641,7 +654,10 @@ Content-Length: 0\r\n\
         );
         assert_eq!(
             r.lines("Record-Route:"),
-            ["Record-Route: <sip:[2001:db8::1]:5060;lr;ftag=1928301774>"]
+            [
+                "Record-Route: <sip:192.0.2.1:5060;lr;ftag=1928301774>",
+                "Record-Route: <sip:[2001:db8::1]:5060;lr;ftag=1928301774>"
+            ]
         );
 
         // Above an existing Record-Route.

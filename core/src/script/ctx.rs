@@ -687,6 +687,11 @@ pub struct MsgCtx<'m, 'a> {
     /// Transaction facts and choices (`t_on_failure`, the status in a
     /// failure route, ...).
     pub tm: crate::tm::TmCtx,
+    /// What follows `host:port` in the Record-Route `record_route()`
+    /// added (`;lr;ftag=...>`): a copy sent from another socket than the
+    /// one the request came in on gets a second Record-Route with that
+    /// socket's address on top (double Record-Route).
+    pub rr_tail: Option<Vec<u8>>,
 }
 
 impl<'m, 'a> MsgCtx<'m, 'a> {
@@ -721,6 +726,7 @@ impl<'m, 'a> MsgCtx<'m, 'a> {
             msg_id: 0,
             routed_params: None,
             tm: crate::tm::TmCtx::default(),
+            rr_tail: None,
         }
     }
 

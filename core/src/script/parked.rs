@@ -37,6 +37,7 @@ pub struct Detached {
     msg_id: u64,
     routed_params: Option<Vec<u8>>,
     tm: crate::tm::TmCtx,
+    rr_tail: Option<Vec<u8>>,
 }
 
 impl MsgCtx<'_, '_> {
@@ -64,6 +65,7 @@ impl MsgCtx<'_, '_> {
             msg_id: self.msg_id,
             routed_params: self.routed_params,
             tm: self.tm,
+            rr_tail: self.rr_tail,
         }
     }
 }
@@ -101,6 +103,7 @@ impl Detached {
             msg_id: self.msg_id,
             routed_params: self.routed_params,
             tm: self.tm,
+            rr_tail: self.rr_tail,
         }
     }
 }

@@ -340,6 +340,29 @@ impl Edits {
         self.insert_header_at(at, b"Record-Route", value)
     }
 
+    /// Like [`Edits::add_record_route`], but above every header inserted
+    /// there before (the outbound half of a double Record-Route).
+    pub fn add_record_route_top(
+        &mut self,
+        msg: &SipMsg<'_>,
+        value: &[u8],
+    ) -> Result<(), BuildError> {
+        let at = to_u32(msg.headers_start())?;
+        check_value(value)?;
+        let (data, len) = self.stash(&[b"Record-Route: ", value, b"\r\n"])?;
+        let e = Edit {
+            start: at,
+            end: at,
+            data,
+            len,
+            place: Place::Head,
+        };
+        let key = e.key();
+        let i = self.edits.partition_point(|x| x.key() < key);
+        self.edits.insert(i, e);
+        Ok(())
+    }
+
     // ----- body -----
 
     /// Replaces the whole body. A later call replaces the earlier

@@ -302,6 +302,7 @@ struct ScriptState {
     new_uri: Option<Vec<u8>>,
     edits: Edits,
     force_rport: bool,
+    rr_tail: Option<Vec<u8>>,
     on_reply: Option<RouteId>,
     on_failure: Option<RouteId>,
 }
@@ -699,6 +700,7 @@ impl Tm {
                 new_uri: ctx.new_uri.clone(),
                 edits: ctx.edits.clone(),
                 force_rport: ctx.force_rport,
+                rr_tail: ctx.rr_tail.clone(),
                 on_reply: ctx.tm.on_reply,
                 on_failure: ctx.tm.on_failure,
             })
@@ -849,6 +851,7 @@ impl Tm {
             b.avps = ctx.avps.clone();
             b.edits = ctx.edits.clone();
             b.force_rport = ctx.force_rport;
+            b.rr_tail = ctx.rr_tail.clone();
             b.route_kind = RouteKind::Branch;
             b.tm = ctx.tm.clone();
             b.msg_id = ctx.msg_id;
@@ -1372,6 +1375,7 @@ impl Tm {
         ctx.new_uri = state.new_uri.clone();
         ctx.edits = state.edits.clone();
         ctx.force_rport = state.force_rport;
+        ctx.rr_tail = state.rr_tail.clone();
         ctx.route_kind = RouteKind::Failure;
         let best_u = cell.branches.get(best);
         ctx.tm = TmCtx {
