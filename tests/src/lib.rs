@@ -12,6 +12,8 @@ use std::time::SystemTime;
 
 pub mod proxy_check;
 pub mod router;
+pub mod sipp;
+pub mod tm_check;
 
 /// The workspace root (the directory holding the top `Cargo.toml`).
 pub fn workspace_root() -> PathBuf {

@@ -105,3 +105,12 @@ fn proxy_corpus_replays() {
         ser_tests::proxy_check::run(data);
     }
 }
+
+#[test]
+fn tm_corpus_replays() {
+    let files = corpus("tm");
+    assert!(files.len() >= 13, "tm corpus is missing");
+    for (_, data) in &files {
+        ser_tests::tm_check::run(data);
+    }
+}

@@ -374,6 +374,8 @@ pub struct Tm {
     cells: ServerTable<Cell>,
     clients: ClientTable<ClientRef>,
     wheel: TimerWheel<TmTimer>,
+    /// The clock: never goes back; timers are armed from it.
+    now: Instant,
     pub stats: TmStats,
 }
 
@@ -417,6 +419,7 @@ impl Tm {
             cells: ServerTable::with_limit(limit),
             clients: ClientTable::new(),
             wheel: TimerWheel::new(now),
+            now,
             stats: TmStats::default(),
         }
     }
@@ -439,6 +442,14 @@ impl Tm {
         self.wheel.next_deadline()
     }
 
+    /// Moves the clock to the present (it never goes back).
+    fn tick(&mut self) {
+        let n = Instant::now();
+        if n > self.now {
+            self.now = n;
+        }
+    }
+
     fn log(env: &Env<'_>, lvl: i32, text: &str) {
         crate::log::write(env.config.debug, lvl, &format!("tm: {text}"));
     }
@@ -453,6 +464,7 @@ impl Tm {
         if self.cells.is_empty() {
             return Pre::Run(t);
         }
+        self.tick();
         if let Ok(key) = server_key(msg)
             && let Some(id) = self.cells.find(&key)
         {
@@ -493,6 +505,7 @@ impl Tm {
         env: &Env<'_>,
         out: &mut Vec<Send>,
     ) -> Finish {
+        self.tick();
         let mut fin = Finish::default();
         let actions = std::mem::take(&mut ctx.actions);
         let last_forward = proxy::last_forward(&actions);
@@ -746,7 +759,7 @@ impl Tm {
             p.max_noninv_lifetime
         };
         let tid = self.wheel.insert(
-            Instant::now() + life,
+            self.now + life,
             TmTimer {
                 cell: id,
                 who: Who::Life,
@@ -1078,6 +1091,7 @@ impl Tm {
         let Some(code) = msg.status() else {
             return false;
         };
+        self.tick();
         let Some(cell) = self.cells.get_mut(r.cell) else {
             return false;
         };
@@ -1464,6 +1478,9 @@ impl Tm {
 
     /// Fires the due timers.
     pub fn fire(&mut self, now: Instant, env: &Env<'_>, out: &mut Vec<Send>) {
+        if now > self.now {
+            self.now = now;
+        }
         let mut due = Vec::new();
         self.wheel.expire(now, |t| due.push(t));
         for t in due {
@@ -1551,7 +1568,7 @@ impl Tm {
             self.reply_local(id, 408, reason_of(408), b"", env, out);
         }
         let tid = self.wheel.insert(
-            Instant::now() + grace,
+            self.now + grace,
             TmTimer {
                 cell: id,
                 who: Who::Reap,
@@ -1581,7 +1598,7 @@ impl Tm {
             match a {
                 Act::StartTimer(kind, d) => {
                     let tid = self.wheel.insert(
-                        Instant::now() + d,
+                        self.now + d,
                         TmTimer {
                             cell: id,
                             who,
