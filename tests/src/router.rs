@@ -36,7 +36,21 @@ pub struct Router {
 }
 
 /// A directory removed on drop.
-struct TempDir(PathBuf);
+pub(crate) struct TempDir(pub(crate) PathBuf);
+
+impl TempDir {
+    /// A new empty directory under the system's temporary directory, named
+    /// after `what`, this process and a counter.
+    pub(crate) fn new(what: &str) -> TempDir {
+        let dir = std::env::temp_dir().join(format!(
+            "{what}-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        ));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        TempDir(dir)
+    }
+}
 
 impl Drop for TempDir {
     fn drop(&mut self) {
@@ -47,7 +61,9 @@ impl Drop for TempDir {
 /// How the router is started.
 #[derive(Clone, Debug, Default)]
 pub struct Start<'a> {
-    /// Extra command-line arguments (e.g. `-W epoll`, `-n 2`).
+    /// Extra command-line arguments (e.g. `-W epoll`, `-n 2`); `{PORT}` is
+    /// replaced by the router's port, as in the config (e.g.
+    /// `-l udp:127.0.0.1:{PORT}`).
     pub args: &'a [&'a str],
     /// Extra environment variables (e.g. `SER_STEERING=0`).
     pub env: &'a [(&'a str, &'a str)],
@@ -57,25 +73,20 @@ pub struct Start<'a> {
 }
 
 impl Router {
-    /// Starts `ser` on `config`, where `{PORT}` is replaced by a free port;
-    /// waits (up to 10 s) for the "listening on" line. Panics with the
-    /// router's output if it does not come.
+    /// Starts `ser` on `config`, where `{PORT}` is replaced by a free port
+    /// (in the arguments too); waits (up to 10 s) for the "listening on"
+    /// line. Panics with the router's output if it does not come.
     pub fn start(config: &str, how: &Start<'_>) -> Router {
         let port = free_udp_port();
-        let dir = std::env::temp_dir().join(format!(
-            "ser-test-{}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-        ));
-        std::fs::create_dir_all(&dir).expect("temp dir");
-        let dir = TempDir(dir);
+        let dir = TempDir::new("ser-test");
         let cfg = dir.0.join("ser.cfg");
-        std::fs::write(&cfg, config.replace("{PORT}", &port.to_string())).expect("write config");
+        let port_text = port.to_string();
+        std::fs::write(&cfg, config.replace("{PORT}", &port_text)).expect("write config");
         let mut cmd = Command::new(ser_binary());
         cmd.arg("-f")
             .arg(&cfg)
             .arg("-E")
-            .args(how.args)
+            .args(how.args.iter().map(|a| a.replace("{PORT}", &port_text)))
             .envs(how.env.iter().copied())
             .current_dir(workspace_root())
             .stdin(Stdio::null())
@@ -126,6 +137,29 @@ impl Router {
         loop {
             if let Some(x) = l.iter().find(|x| x.contains(pat)) {
                 return Some(x.clone());
+            }
+            let now = Instant::now();
+            if now >= end {
+                return None;
+            }
+            l = self.err.more.wait_timeout(l, end - now).unwrap().0;
+        }
+    }
+
+    /// Sends SIGUSR1 and waits (up to `timeout`) for the statistics line
+    /// it makes the router print, a new one (earlier lines do not count).
+    /// `None` when no new line came in time or it does not parse.
+    pub fn statistics(&self, timeout: Duration) -> Option<Statistics> {
+        const PAT: &str = "ser: statistics:";
+        let count = |l: &[String]| l.iter().filter(|x| x.contains(PAT)).count();
+        let before = count(&self.err.lines.lock().unwrap());
+        self.signal(libc::SIGUSR1);
+        let end = Instant::now() + timeout;
+        let mut l = self.err.lines.lock().unwrap();
+        loop {
+            if count(&l) > before {
+                let line = l.iter().rev().find(|x| x.contains(PAT))?;
+                return Statistics::parse(line);
             }
             let now = Instant::now();
             if now >= end {
@@ -186,6 +220,82 @@ impl Drop for Router {
     fn drop(&mut self) {
         self.terminate();
     }
+}
+
+/// What `ser` prints on SIGUSR1:
+/// `ser: statistics: live transactions N, bindings M`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Statistics {
+    /// Transactions alive in all shards.
+    pub live_transactions: u64,
+    /// Bindings in the location table.
+    pub bindings: u64,
+}
+
+impl Statistics {
+    fn parse(line: &str) -> Option<Statistics> {
+        Some(Statistics {
+            live_transactions: number_after(line, "live transactions ")?,
+            bindings: number_after(line, "bindings ")?,
+        })
+    }
+}
+
+/// The transaction counters `ser` prints at exit:
+/// `ser: tm: transactions created C, live L, replies relayed R, local O,
+/// retransmissions absorbed A, branch timeouts T, cancelled X, refused F`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TmTotals {
+    pub created: u64,
+    pub live: u64,
+    pub relayed: u64,
+    pub local: u64,
+    pub absorbed: u64,
+    pub timeouts: u64,
+    pub cancelled: u64,
+    pub refused: u64,
+}
+
+impl TmTotals {
+    /// The counters from the router's standard error; `None` when it has
+    /// no such line (it is printed only when a transaction was created).
+    pub fn from_stderr(stderr: &str) -> Option<TmTotals> {
+        let line = stderr
+            .lines()
+            .find(|l| l.contains("ser: tm: transactions created"))?;
+        Some(TmTotals {
+            created: number_after(line, "transactions created ")?,
+            live: number_after(line, ", live ")?,
+            relayed: number_after(line, "replies relayed ")?,
+            local: number_after(line, ", local ")?,
+            absorbed: number_after(line, "retransmissions absorbed ")?,
+            timeouts: number_after(line, "branch timeouts ")?,
+            cancelled: number_after(line, "cancelled ")?,
+            refused: number_after(line, "refused ")?,
+        })
+    }
+}
+
+/// The datagram totals `ser` prints at exit:
+/// `ser: total: received R datagrams, handed off H, sent S, send errors E`;
+/// returns (received, sent).
+pub fn datagram_totals(stderr: &str) -> Option<(u64, u64)> {
+    let line = stderr
+        .lines()
+        .find(|l| l.contains("ser: total: received"))?;
+    Some((
+        number_after(line, "received ")?,
+        number_after(line, ", sent ")?,
+    ))
+}
+
+/// The decimal number right after the first `pat` in `line`.
+fn number_after(line: &str, pat: &str) -> Option<u64> {
+    let rest = &line[line.find(pat)? + pat.len()..];
+    let end = rest
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(rest.len());
+    rest[..end].parse().ok()
 }
 
 static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);

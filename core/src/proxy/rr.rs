@@ -153,7 +153,7 @@ pub(crate) fn record_route(ctx: &mut MsgCtx<'_, '_>, args: &Args<'_>) -> Ret {
         log(ctx, args, "the parameters hold bytes a URI cannot carry");
         return Ret::Code(-1);
     }
-    let mut tail = Vec::with_capacity(48 + extra.len());
+    let mut tail = Vec::with_capacity(64 + extra.len());
     if ctx.proto != Proto::Udp {
         tail.extend_from_slice(b";transport=");
         tail.extend_from_slice(ctx.proto.as_str().as_bytes());
@@ -176,11 +176,14 @@ pub(crate) fn record_route(ctx: &mut MsgCtx<'_, '_>, args: &Args<'_>) -> Ret {
 
 /// `<sip:IP:PORT` followed by `tail`.
 pub(crate) fn rr_value(addr: std::net::SocketAddr, tail: &[u8]) -> Vec<u8> {
-    let mut v = Vec::with_capacity(32 + tail.len());
+    let mut v = Vec::with_capacity(56 + tail.len());
     v.extend_from_slice(b"<sip:");
-    v.extend_from_slice(host_text(addr.ip()).as_bytes());
+    match addr.ip() {
+        ip @ std::net::IpAddr::V4(_) => super::via::push_ip(&mut v, ip),
+        ip => v.extend_from_slice(host_text(ip).as_bytes()),
+    }
     v.push(b':');
-    v.extend_from_slice(addr.port().to_string().as_bytes());
+    super::via::push_dec(&mut v, u32::from(addr.port()));
     v.extend_from_slice(tail);
     v
 }

@@ -535,9 +535,15 @@ impl Tm {
                         cell = self.ensure_cell(ctx, sock, env);
                     }
                     match cell {
-                        Some(id) => {
-                            self.reply_local(id, *code, reason, &ctx.reply_headers, env, out)
-                        }
+                        Some(id) => self.reply_local_to(
+                            id,
+                            Some(ctx.msg),
+                            *code,
+                            reason,
+                            &ctx.reply_headers,
+                            env,
+                            out,
+                        ),
                         None => {
                             sl::run_reply(ctx, sock, env.local, *code, reason, out, &mut fin);
                         }
@@ -547,13 +553,29 @@ impl Tm {
                 // through it (as Kamailio's send_reply does).
                 Action::Reply { code, reason } if cell.is_some() => {
                     if let Some(id) = cell {
-                        self.reply_local(id, *code, reason, &ctx.reply_headers, env, out);
+                        self.reply_local_to(
+                            id,
+                            Some(ctx.msg),
+                            *code,
+                            reason,
+                            &ctx.reply_headers,
+                            env,
+                            out,
+                        );
                     }
                 }
                 Action::ReplyError if cell.is_some() => {
                     if let Some(id) = cell {
                         let (code, reason) = sl::ERROR_REPLY;
-                        self.reply_local(id, code, reason, &ctx.reply_headers, env, out);
+                        self.reply_local_to(
+                            id,
+                            Some(ctx.msg),
+                            code,
+                            reason,
+                            &ctx.reply_headers,
+                            env,
+                            out,
+                        );
                     }
                 }
                 other => {
@@ -647,8 +669,8 @@ impl Tm {
             && c.reply.is_none()
             && auto_100
         {
-            let reason = env.config.tm.reason_100.clone();
-            self.reply_local(id, 100, &reason, b"", env, out);
+            let reason = &env.config.tm.reason_100;
+            self.reply_local_to(id, Some(ctx.msg), 100, reason, b"", env, out);
         }
         let fwd = Fwd {
             host,
@@ -977,7 +999,15 @@ impl Tm {
             *cell = self.ensure_cell(ctx, sock, env);
         }
         match *cell {
-            Some(id) => self.reply_local(id, 200, b"canceling", &ctx.reply_headers, env, out),
+            Some(id) => self.reply_local_to(
+                id,
+                Some(ctx.msg),
+                200,
+                b"canceling",
+                &ctx.reply_headers,
+                env,
+                out,
+            ),
             None => {
                 let mut fin = Finish::default();
                 sl::run_reply(ctx, sock, env.local, 200, b"canceling", out, &mut fin);
@@ -1262,6 +1292,22 @@ impl Tm {
         env: &Env<'_>,
         out: &mut Vec<Send>,
     ) {
+        self.reply_local_to(id, None, code, reason, extra, env, out);
+    }
+
+    /// [`Tm::reply_local`] with the request already parsed (`req`: the
+    /// cell's request; parsed again from the cell when `None`).
+    #[allow(clippy::too_many_arguments)]
+    fn reply_local_to(
+        &mut self,
+        id: TxId,
+        req: Option<&SipMsg<'_>>,
+        code: u16,
+        reason: &[u8],
+        extra: &[u8],
+        env: &Env<'_>,
+        out: &mut Vec<Send>,
+    ) {
         let Some(cell) = self.cells.get_mut(id) else {
             return;
         };
@@ -1273,18 +1319,22 @@ impl Tm {
             );
             return;
         }
-        let built = match SipMsg::parse_with(&cell.req, Transport::Datagram, env.limits) {
-            Ok(msg) => {
-                let r = ReplyTo {
-                    msg: &msg,
-                    src: cell.src,
-                    force_rport: cell.force_rport,
-                    out_uri: msg.ruri_bytes().unwrap_or(b""),
-                    extra,
-                };
-                sl::build_local_reply(&r, cell.sock, env.local, code, reason)
-            }
-            Err(e) => Err(format!("stored request does not parse: {e}")),
+        let build = |msg: &SipMsg<'_>| {
+            let r = ReplyTo {
+                msg,
+                src: cell.src,
+                force_rport: cell.force_rport,
+                out_uri: msg.ruri_bytes().unwrap_or(b""),
+                extra,
+            };
+            sl::build_local_reply(&r, cell.sock, env.local, code, reason)
+        };
+        let built = match req {
+            Some(msg) => build(msg),
+            None => match SipMsg::parse_with(&cell.req, Transport::Datagram, env.limits) {
+                Ok(msg) => build(&msg),
+                Err(e) => Err(format!("stored request does not parse: {e}")),
+            },
         };
         match built {
             Ok(send) => self.send_upstream(id, code, send, true, out),
