@@ -366,6 +366,8 @@ fn start(program: Program, opts: &Options, settings: &cli::ProcessSettings) -> R
         crate::log::use_syslog("ser", libc::LOG_DAEMON);
     }
     let ncpu = std::thread::available_parallelism().map_or(1, |n| n.get());
+    // SER_PIN=0 leaves the shards to the scheduler (see docs/proxy.md).
+    let pin = std::env::var_os("SER_PIN").is_none_or(|v| v != "0");
     let (tx, rx) = std::sync::mpsc::channel();
     let mut handles: Vec<JoinHandle<Stats>> = Vec::with_capacity(shards);
     for (i, (l, socks)) in links.into_iter().zip(per_shard).enumerate() {
@@ -374,7 +376,8 @@ fn start(program: Program, opts: &Options, settings: &cli::ProcessSettings) -> R
         let h = std::thread::Builder::new()
             .name(format!("ser-shard-{i}"))
             .spawn(move || {
-                if shards <= ncpu
+                if pin
+                    && shards <= ncpu
                     && let Err(e) = socket::pin_current_thread(i % ncpu)
                 {
                     eprintln!("ser: shard {i}: cannot pin to CPU {}: {e}", i % ncpu);

@@ -399,7 +399,8 @@ fn build_request(
     if let Some(f) = fix {
         f.apply(edits).map_err(berr)?;
     }
-    let mut data = Vec::with_capacity(msg.len() + 160);
+    // `build` reserves the exact room once.
+    let mut data = Vec::new();
     edits.build(msg, &mut data).map_err(berr)?;
     if data.len() > MAX_DATAGRAM {
         return Err(format!(
@@ -456,7 +457,7 @@ pub fn forward_reply(
     edits
         .remove_top_via(msg)
         .map_err(|e| Dropped::Build(e.to_string()))?;
-    let mut data = Vec::with_capacity(msg.len());
+    let mut data = Vec::new();
     edits
         .build(msg, &mut data)
         .map_err(|e| Dropped::Build(e.to_string()))?;

@@ -635,6 +635,8 @@ impl Config {
 thread_local! {
     /// One spare edit list per thread (see [`MsgCtx::recycle`]).
     static EDITS_POOL: Cell<Option<Edits>> = const { Cell::new(None) };
+    /// One spare action list per thread.
+    static ACTIONS_POOL: Cell<Option<Vec<Action>>> = const { Cell::new(None) };
 }
 
 /// The script state of one message: the message, how it arrived, and
@@ -718,7 +720,7 @@ impl<'m, 'a> MsgCtx<'m, 'a> {
             vars: Vars::default(),
             edits: EDITS_POOL.with(Cell::take).unwrap_or_default(),
             reply_headers: Vec::new(),
-            actions: Vec::new(),
+            actions: ACTIONS_POOL.with(Cell::take).unwrap_or_default(),
             force_rport: false,
             rc: 1,
             log: LogSink::default(),
@@ -760,6 +762,11 @@ impl<'m, 'a> MsgCtx<'m, 'a> {
         let mut e = self.edits;
         e.clear();
         EDITS_POOL.with(|c| c.set(Some(e)));
+        let mut a = self.actions;
+        if a.capacity() <= 64 {
+            a.clear();
+            ACTIONS_POOL.with(|c| c.set(Some(a)));
+        }
     }
 
     /// Writes a log line through the sink, with the configured threshold.

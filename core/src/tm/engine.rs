@@ -150,25 +150,34 @@ struct TmTimer {
     kind: TimerKind,
 }
 
-/// The wheel timers one state machine holds, by kind.
+/// The wheel timers one state machine holds, by kind: at most four at
+/// once (an INVITE client in Calling holds A, B and `fr_timer`), kept
+/// inline so that arming a timer never allocates.
 #[derive(Debug, Default)]
-struct Armed(Vec<(TimerKind, TimerId)>);
+struct Armed([Option<(TimerKind, TimerId)>; 4]);
 
 impl Armed {
-    fn set(&mut self, k: TimerKind, id: TimerId) {
-        match self.0.iter_mut().find(|(kk, _)| *kk == k) {
-            Some(slot) => slot.1 = id,
-            None => self.0.push((k, id)),
+    fn set(&mut self, k: TimerKind, id: TimerId, wheel: &mut TimerWheel<TmTimer>) {
+        if let Some(slot) = self.0.iter_mut().find(|s| s.is_some_and(|(kk, _)| kk == k)) {
+            *slot = Some((k, id));
+        } else if let Some(slot) = self.0.iter_mut().find(|s| s.is_none()) {
+            *slot = Some((k, id));
+        } else {
+            // Cannot happen (see above); never leak a live timer.
+            wheel.cancel(id);
         }
     }
 
     fn take(&mut self, k: TimerKind) -> Option<TimerId> {
-        let i = self.0.iter().position(|(kk, _)| *kk == k)?;
-        Some(self.0.swap_remove(i).1)
+        let slot = self
+            .0
+            .iter_mut()
+            .find(|s| s.is_some_and(|(kk, _)| kk == k))?;
+        slot.take().map(|(_, id)| id)
     }
 
     fn cancel_all(&mut self, wheel: &mut TimerWheel<TmTimer>) {
-        for (_, id) in self.0.drain(..) {
+        for (_, id) in self.0.iter_mut().filter_map(Option::take) {
             wheel.cancel(id);
         }
     }
@@ -376,6 +385,8 @@ pub struct Tm {
     wheel: TimerWheel<TmTimer>,
     /// The clock: never goes back; timers are armed from it.
     now: Instant,
+    /// Timers due in `fire` (kept for its allocation).
+    due: Vec<TmTimer>,
     pub stats: TmStats,
 }
 
@@ -420,6 +431,7 @@ impl Tm {
             clients: ClientTable::new(),
             wheel: TimerWheel::new(now),
             now,
+            due: Vec::new(),
             stats: TmStats::default(),
         }
     }
@@ -808,7 +820,7 @@ impl Tm {
             return 0;
         };
         let mut copies = cell.next_index;
-        let mut built: Vec<Built> = Vec::new();
+        let mut built: Vec<Built> = Vec::with_capacity(1 + ctx.branches.len());
         let mut fin = Finish::default();
         match ctx.tm.on_branch {
             None => forward::build_copies(
@@ -1531,9 +1543,9 @@ impl Tm {
         if now > self.now {
             self.now = now;
         }
-        let mut due = Vec::new();
+        let mut due = std::mem::take(&mut self.due);
         self.wheel.expire(now, |t| due.push(t));
-        for t in due {
+        for t in due.drain(..) {
             let id = t.cell;
             match t.who {
                 Who::Life => self.life_over(id, env, out),
@@ -1580,6 +1592,7 @@ impl Tm {
             }
             self.reap_if_over(id);
         }
+        self.due = due;
     }
 
     fn branch_timed_out(&mut self, id: TxId, b: u8, env: &Env<'_>, out: &mut Vec<Send>) {
@@ -1656,7 +1669,7 @@ impl Tm {
                         },
                     );
                     match self.cells.get_mut(id).and_then(|c| c.armed(who)) {
-                        Some(armed) => armed.set(kind, tid),
+                        Some(armed) => armed.set(kind, tid, &mut self.wheel),
                         None => {
                             self.wheel.cancel(tid);
                         }
