@@ -145,6 +145,13 @@ impl Builder {
     }
 
     fn bytes(&mut self, s: &[u8]) {
+        if self.heap.is_none()
+            && let Some(dst) = self.buf.get_mut(self.len..self.len + s.len())
+        {
+            dst.copy_from_slice(s);
+            self.len += s.len();
+            return;
+        }
         for &b in s {
             self.byte(b);
         }
@@ -159,6 +166,14 @@ impl Builder {
     /// Like [`Builder::field`], lower-cased.
     fn field_lower(&mut self, s: &[u8]) {
         self.len_prefix(s.len());
+        if self.heap.is_none()
+            && let Some(dst) = self.buf.get_mut(self.len..self.len + s.len())
+        {
+            dst.copy_from_slice(s);
+            dst.make_ascii_lowercase();
+            self.len += s.len();
+            return;
+        }
         for &b in s {
             self.byte(b.to_ascii_lowercase());
         }
