@@ -322,6 +322,17 @@ fn start(program: Program, opts: &Options, settings: &cli::ProcessSettings) -> R
         .map(|i| i as ser_cfg::ir::RouteId);
     let script = Script::load(program, &Registry::builtin()).map_err(|e| format!("config: {e}"))?;
 
+    // No one else may hold a listen address (our shards share it with
+    // SO_REUSEPORT; another process must not).
+    for a in &addrs {
+        socket::check_free(*a).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::AddrInUse {
+                format!("cannot listen on udp:{a}: the address is in use by another process")
+            } else {
+                format!("cannot listen on udp:{a}: {e}")
+            }
+        })?;
+    }
     // Every shard's sockets, bound now so that errors show before start.
     let mut per_shard: Vec<Vec<UdpSocket>> = Vec::with_capacity(shards);
     for _ in 0..shards {

@@ -521,3 +521,42 @@ fn listen_on_an_interface_by_name() {
     uac.send(r.addr(), invite(uas.port(), "lo-1", 70, "").as_bytes());
     assert!(uas.recv(WAIT).is_some(), "relayed");
 }
+
+/// A listen address another process holds is refused at start, even when
+/// that process allows sharing (SO_REUSEADDR and SO_REUSEPORT, as
+/// Kamailio's sockets do): the shards share their port only with each
+/// other.
+#[test]
+fn refuses_an_address_another_process_holds() {
+    let other = socket2::Socket::new(
+        socket2::Domain::IPV4,
+        socket2::Type::DGRAM,
+        Some(socket2::Protocol::UDP),
+    )
+    .unwrap();
+    other.set_reuse_address(true).unwrap();
+    other.set_reuse_port(true).unwrap();
+    let any: std::net::SocketAddr = "127.0.0.1:0".parse().unwrap();
+    other.bind(&any.into()).unwrap();
+    let port = other
+        .local_addr()
+        .unwrap()
+        .as_socket()
+        .map(|a| a.port())
+        .unwrap();
+    let cfg = format!("#!KAMAILIO\nlisten=udp:127.0.0.1:{port}\nrequest_route {{ drop; }}\n");
+    let dir = std::env::temp_dir().join(format!("ser-inuse-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("x.cfg");
+    std::fs::write(&path, cfg).unwrap();
+    let run = ser_tests::ser(&["-E", "-f", path.to_str().unwrap()]);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_ne!(run.code, Some(0), "{}", run.stderr);
+    assert!(
+        run.stderr.contains(&format!(
+            "cannot listen on udp:127.0.0.1:{port}: the address is in use by another process"
+        )),
+        "{}",
+        run.stderr
+    );
+}

@@ -53,6 +53,23 @@ pub fn bind_udp(
     Ok(sock.into())
 }
 
+/// Fails with `AddrInUse` when another socket (another process, or a
+/// second `ser`) already holds `addr`. The shards bind with SO_REUSEADDR
+/// and SO_REUSEPORT so that they can share a port; without this check a
+/// process that set the same options (Kamailio does) would silently share
+/// the port and the traffic with us. A socket bound without those options
+/// is refused whenever anyone holds the address.
+pub fn check_free(addr: SocketAddr) -> io::Result<()> {
+    if addr.port() == 0 {
+        return Ok(());
+    }
+    let sock = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
+    if addr.is_ipv6() {
+        sock.set_only_v6(true)?;
+    }
+    sock.bind(&addr.into())
+}
+
 /// Sets a buffer size with the FORCE option, else with the plain one.
 fn set_buffer(
     sock: &Socket,
