@@ -100,6 +100,14 @@ fn setup() -> Setup {
     }
 }
 
+impl Setup {
+    /// A request from the UAC to `user` at the first UAS (CSeq 1).
+    fn to_b1(&self, method: &str, user: &str, call_id: &str, branch: &str) -> String {
+        let ruri = format!("sip:{user}@127.0.0.1:{}", self.b1.port());
+        request(method, &ruri, &self.uac, call_id, branch, 1)
+    }
+}
+
 fn request(method: &str, ruri: &str, uac: &Peer, call_id: &str, branch: &str, cseq: u32) -> String {
     let p = uac.port();
     let body = if method == "INVITE" { "v=0\r\n" } else { "" };
@@ -198,14 +206,7 @@ fn script_runs(r: &Router, call_id: &str) -> usize {
 fn invite_retransmissions_are_answered_from_the_transaction() {
     let s = setup();
     let to = s.r.addr();
-    let inv = request(
-        "INVITE",
-        &format!("sip:bob@127.0.0.1:{}", s.b1.port()),
-        &s.uac,
-        "retr-1",
-        "retr1",
-        1,
-    );
+    let inv = s.to_b1("INVITE", "bob", "retr-1", "retr1");
     s.uac.send(to, inv.as_bytes());
     let trying = expect(&s.uac, "SIP/2.0 100", "100 Trying from the transaction");
     assert!(header(&trying, "To").is_some_and(|t| !t.contains("tag=")));
@@ -246,14 +247,7 @@ fn invite_retransmissions_are_answered_from_the_transaction() {
 fn silent_branch_times_out_with_408_and_retransmissions() {
     let s = setup();
     let to = s.r.addr();
-    let inv = request(
-        "INVITE",
-        &format!("sip:bob@127.0.0.1:{}", s.b1.port()),
-        &s.uac,
-        "silent-1",
-        "silent1",
-        1,
-    );
+    let inv = s.to_b1("INVITE", "bob", "silent-1", "silent1");
     let t0 = Instant::now();
     s.uac.send(to, inv.as_bytes());
     expect(&s.uac, "SIP/2.0 100", "100 Trying");
@@ -284,14 +278,7 @@ fn silent_branch_times_out_with_408_and_retransmissions() {
 fn ringing_branch_is_cancelled_after_fr_inv_timer() {
     let s = setup();
     let to = s.r.addr();
-    let inv = request(
-        "INVITE",
-        &format!("sip:bob@127.0.0.1:{}", s.b1.port()),
-        &s.uac,
-        "ring-1",
-        "ring1",
-        1,
-    );
+    let inv = s.to_b1("INVITE", "bob", "ring-1", "ring1");
     s.uac.send(to, inv.as_bytes());
     let got = expect(&s.b1, "INVITE ", "the relayed INVITE");
     s.b1.send(to, reply(&got, 180, "Ringing").as_bytes());
@@ -337,14 +324,7 @@ fn cancel_is_answered_and_sent_hop_by_hop() {
 fn failure_route_forks_serially() {
     let s = setup();
     let to = s.r.addr();
-    let inv = request(
-        "INVITE",
-        &format!("sip:serial@127.0.0.1:{}", s.b1.port()),
-        &s.uac,
-        "serial-1",
-        "serial1",
-        1,
-    );
+    let inv = s.to_b1("INVITE", "serial", "serial-1", "serial1");
     s.uac.send(to, inv.as_bytes());
     let first = expect(&s.b1, "INVITE ", "first branch");
     s.b1.send(to, reply(&first, 486, "Busy Here").as_bytes());
@@ -361,14 +341,7 @@ fn failure_route_forks_serially() {
 fn six_hundred_cancels_the_other_branch() {
     let s = setup();
     let to = s.r.addr();
-    let inv = request(
-        "INVITE",
-        &format!("sip:fork@127.0.0.1:{}", s.b1.port()),
-        &s.uac,
-        "fork-1",
-        "fork1",
-        1,
-    );
+    let inv = s.to_b1("INVITE", "fork", "fork-1", "fork1");
     s.uac.send(to, inv.as_bytes());
     let a = expect(&s.b1, "INVITE ", "branch 1");
     let b = expect(&s.b2, "INVITE ", "branch 2");
@@ -388,14 +361,7 @@ fn six_hundred_cancels_the_other_branch() {
 fn a_503_goes_upstream_as_500() {
     let s = setup();
     let to = s.r.addr();
-    let msg = request(
-        "MESSAGE",
-        &format!("sip:bob@127.0.0.1:{}", s.b1.port()),
-        &s.uac,
-        "503-1",
-        "m503",
-        1,
-    );
+    let msg = s.to_b1("MESSAGE", "bob", "503-1", "m503");
     s.uac.send(to, msg.as_bytes());
     let got = expect(&s.b1, "MESSAGE ", "MESSAGE");
     s.b1.send(to, reply(&got, 503, "Service Unavailable").as_bytes());
@@ -406,14 +372,7 @@ fn a_503_goes_upstream_as_500() {
 fn non_invite_retransmission_after_the_final_reply() {
     let s = setup();
     let to = s.r.addr();
-    let msg = request(
-        "MESSAGE",
-        &format!("sip:bob@127.0.0.1:{}", s.b1.port()),
-        &s.uac,
-        "msg-1",
-        "msg1",
-        1,
-    );
+    let msg = s.to_b1("MESSAGE", "bob", "msg-1", "msg1");
     s.uac.send(to, msg.as_bytes());
     let got = expect(&s.b1, "MESSAGE ", "MESSAGE");
     s.b1.send(to, reply(&got, 202, "Accepted").as_bytes());
@@ -477,14 +436,7 @@ fn unreachable_destination_makes_t_relay_false() {
 fn transactions_end_after_the_wait() {
     let s = setup();
     let to = s.r.addr();
-    let msg = request(
-        "MESSAGE",
-        &format!("sip:bob@127.0.0.1:{}", s.b1.port()),
-        &s.uac,
-        "end-1",
-        "end1",
-        1,
-    );
+    let msg = s.to_b1("MESSAGE", "bob", "end-1", "end1");
     s.uac.send(to, msg.as_bytes());
     let got = expect(&s.b1, "MESSAGE ", "MESSAGE");
     s.b1.send(to, reply(&got, 200, "OK").as_bytes());
@@ -503,14 +455,7 @@ fn transactions_end_after_the_wait() {
 fn branch_route_runs_per_branch() {
     let s = setup();
     let to = s.r.addr();
-    let inv = request(
-        "INVITE",
-        &format!("sip:branchy@127.0.0.1:{}", s.b1.port()),
-        &s.uac,
-        "branchy-1",
-        "branchy1",
-        1,
-    );
+    let inv = s.to_b1("INVITE", "branchy", "branchy-1", "branchy1");
     s.uac.send(to, inv.as_bytes());
     let got = expect(&s.b1, "INVITE ", "the branch the route kept");
     quiet(&s.b2, "the dropped branch");

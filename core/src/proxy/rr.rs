@@ -444,6 +444,34 @@ pub(crate) fn loose_route(ctx: &mut MsgCtx<'_, '_>, args: &Args<'_>) -> Ret {
     Ret::Code(code)
 }
 
+/// `rewriteFromRoute()` (SER 0.8's rr): strict routing by a preloaded
+/// Route set. The first Route value becomes the Request-URI and is removed
+/// from the message (RFC 2543 routing). 1 when there was a Route, -1
+/// without one or when it does not parse.
+pub(crate) fn rewrite_from_route(ctx: &mut MsgCtx<'_, '_>, args: &Args<'_>) -> Ret {
+    let msg = ctx.msg;
+    if msg.method().is_none() || msg.header(HeaderName::Route).is_none() {
+        return Ret::Code(-1);
+    }
+    let mut set = match RouteSet::read(msg) {
+        Ok(s) => s,
+        Err(e) => {
+            log(ctx, args, &e);
+            return Ret::Code(-1);
+        }
+    };
+    let Some(first) = set.addrs.first().map(|a| a.uri.raw.to_vec()) else {
+        return Ret::Code(-1);
+    };
+    set.remove(0);
+    if let Err(e) = set.apply(ctx) {
+        log(ctx, args, &e);
+        return Ret::Code(-1);
+    }
+    ctx.new_uri = Some(first);
+    Ret::Code(1)
+}
+
 /// `check_route_param(re)`: see the module docs.
 pub(crate) fn check_route_param(ctx: &mut MsgCtx<'_, '_>, args: &Args<'_>) -> Ret {
     let Some(re) = args.regex(0) else {
@@ -805,6 +833,29 @@ Content-Length: 0\r\n\
         let r = run(body, "", &msg);
         assert_eq!(r.dst(), sa("198.51.100.20:5080"));
         assert!(r.lines("Route:").is_empty(), "{}", r.text());
+    }
+
+    #[test]
+    fn rewrite_from_route_strict_routes() {
+        // SER 0.8: the first Route becomes the Request-URI and goes.
+        let msg = bye(
+            "sip:bob@198.51.100.20:5080",
+            "Route: <sip:198.51.100.30:5070>, <sip:198.51.100.31>\r\n",
+        );
+        let r = run(&format!("rewriteFromRoute(); {FWD}"), "", &msg);
+        assert_eq!(r.ruri, "sip:198.51.100.30:5070");
+        assert_eq!(r.lines("Route:"), ["Route: <sip:198.51.100.31>"]);
+        assert!(
+            r.text()
+                .starts_with("BYE sip:198.51.100.30:5070 SIP/2.0\r\n")
+        );
+        // No Route: false, nothing changed.
+        let r = run(
+            "if (!rewriteFromRoute()) { sl_send_reply(\"404\", \"no route\"); exit; }",
+            "",
+            INVITE,
+        );
+        assert!(r.text().starts_with("SIP/2.0 404 no route"), "{}", r.text());
     }
 
     #[test]

@@ -109,6 +109,13 @@ pub(crate) fn sl_reply_error(ctx: &mut MsgCtx<'_, '_>, args: &Args<'_>) -> Ret {
     Ret::Code(1)
 }
 
+/// `sl_filter_ACK()` (SER 0.8): SER ended the script for the ACK of a
+/// reply sl sent. Here those ACKs never reach the script (the shard absorbs
+/// them), so every message that gets here passes: true (1).
+pub(crate) fn sl_filter_ack(_ctx: &mut MsgCtx<'_, '_>, _args: &Args<'_>) -> Ret {
+    Ret::Code(1)
+}
+
 // ----- building -----
 
 /// The To tag of our local replies to `msg` (see the module docs).

@@ -315,6 +315,7 @@ pub static BUILTINS: &[(&str, &str, BuiltinFn)] = &[
     ("cfgutils", "usleep", super::actions::usleep),
     ("sl", "sl_send_reply", crate::proxy::sl::sl_send_reply),
     ("sl", "sl_reply_error", crate::proxy::sl::sl_reply_error),
+    ("sl", "sl_filter_ACK", crate::proxy::sl::sl_filter_ack),
     (
         "maxfwd",
         "mf_process_maxfwd_header",
@@ -352,6 +353,11 @@ pub static BUILTINS: &[(&str, &str, BuiltinFn)] = &[
         crate::proxy::rr::record_route_preset,
     ),
     ("rr", "loose_route", crate::proxy::rr::loose_route),
+    (
+        "rr",
+        "rewriteFromRoute",
+        crate::proxy::rr::rewrite_from_route,
+    ),
     (
         "rr",
         "check_route_param",

@@ -410,6 +410,7 @@ fn reason_of(code: u16) -> &'static [u8] {
         100 => b"Trying",
         200 => b"OK",
         408 => b"Request Timeout",
+        477 => b"Unfortunately error on sending to next hop occurred",
         487 => b"Request Terminated",
         500 => b"Server Internal Error",
         503 => b"Service Unavailable",
@@ -692,8 +693,9 @@ impl Tm {
             ruri: None,
         };
         if self.add_copies(id, ctx, &fwd, env, out) == 0 {
-            Self::log(env, level::L_ERR, "t_relay: no branch could be sent");
-            self.reply_local(id, 500, reason_of(500), b"", env, out);
+            // Kamailio's code and reason for a request it could not send.
+            Self::log(env, level::L_ERR, "t_relay: no branch could be sent; 477");
+            self.reply_local(id, 477, reason_of(477), b"", env, out);
         }
     }
 
