@@ -322,6 +322,8 @@ struct Cell {
     req: Box<[u8]>,
     src: SocketAddr,
     sock: u16,
+    /// Where replies to the request go (RFC 3261 18.2.2, RFC 3581).
+    reply_dst: SocketAddr,
     invite: bool,
     force_rport: bool,
     uas: Uas,
@@ -758,6 +760,7 @@ impl Tm {
             req: msg.buf().into(),
             src: ctx.src,
             sock,
+            reply_dst: sl::reply_destination(msg.via1().ok(), ctx.src, ctx.force_rport),
             invite,
             force_rport: ctx.force_rport,
             uas,
@@ -1215,11 +1218,12 @@ impl Tm {
             }
         }
         let invite = cell.invite;
+        let (up_sock, up_dst) = (cell.sock, cell.reply_dst);
         if code < 200 {
             if code == 100 || cell.final_code != 0 {
                 return;
             }
-            if let Some(send) = Self::relayable(msg, edits, sock, env) {
+            if let Some(send) = Self::relayable(msg, edits, up_sock, up_dst, env) {
                 self.send_upstream(id, code, send, false, out);
             }
             return;
@@ -1228,7 +1232,7 @@ impl Tm {
             if let Some(u) = cell.branches.get_mut(b as usize) {
                 u.outcome = Some(Outcome2::Success(code));
             }
-            if let Some(send) = Self::relayable(msg, edits, sock, env) {
+            if let Some(send) = Self::relayable(msg, edits, up_sock, up_dst, env) {
                 self.send_upstream(id, code, send, false, out);
             }
             if invite {
@@ -1236,7 +1240,7 @@ impl Tm {
             }
             return;
         }
-        match Self::relayable(msg, edits, sock, env) {
+        match Self::relayable(msg, edits, up_sock, up_dst, env) {
             Some(send) => {
                 if let Some(u) = cell.branches.get_mut(b as usize) {
                     u.outcome = Some(Outcome2::Reply { code, send });
@@ -1263,11 +1267,31 @@ impl Tm {
         }
     }
 
-    /// The reply with our Via removed, addressed by its next Via.
-    fn relayable(msg: &SipMsg<'_>, edits: &mut Edits, sock: u16, env: &Env<'_>) -> Option<Send> {
-        let mut v = Vec::with_capacity(1);
-        match proxy::forward_reply(msg, edits, env.config, env.local, sock, &mut v) {
-            Ok(()) => v.pop(),
+    /// The reply with our Via removed, to where replies to the cell's
+    /// request go (its source, by the rules of RFC 3261 18.2.2 and RFC
+    /// 3581: the same address the next Via names). The Vias are not
+    /// parsed: the branch already matched our transaction.
+    fn relayable(
+        msg: &SipMsg<'_>,
+        edits: &mut Edits,
+        sock: u16,
+        dst: SocketAddr,
+        env: &Env<'_>,
+    ) -> Option<Send> {
+        let mut data = Vec::new();
+        let built = edits
+            .remove_top_via(msg)
+            .and_then(|()| edits.build(msg, &mut data));
+        match built {
+            Ok(()) if data.len() <= proxy::MAX_DATAGRAM => Some(Send { sock, dst, data }),
+            Ok(()) => {
+                Self::log(
+                    env,
+                    level::L_ERR,
+                    &format!("reply not relayed: too long ({} bytes)", data.len()),
+                );
+                None
+            }
             Err(e) => {
                 Self::log(env, level::L_ERR, &format!("reply not relayed: {e}"));
                 None

@@ -37,7 +37,8 @@
 
 use std::hash::{Hash, Hasher};
 
-use crate::sip::{Host, Method, ParseError, SipMsg, Via};
+use crate::sip::lex::is_token;
+use crate::sip::{HeaderName, Host, Method, ParseError, SipMsg, Via};
 
 /// Bytes of a key stored without allocation.
 pub const INLINE: usize = 78;
@@ -338,16 +339,75 @@ pub fn client_key(response: &SipMsg<'_>) -> Result<ClientKey, KeyError> {
     if !response.is_response() {
         return Err(KeyError::NotResponse);
     }
-    let via = response.via1()?;
-    let branch = via.branch().filter(|b| !b.is_empty());
-    let branch = branch.ok_or(KeyError::NoBranch)?;
+    let branch = match top_branch_fast(response) {
+        Some(b) => b,
+        None => {
+            let via = response.via1()?;
+            let branch = via.branch().filter(|b| !b.is_empty());
+            branch.ok_or(KeyError::NoBranch)?
+        }
+    };
     let cseq = response.cseq()?;
     Ok(ClientKey::new(branch, &cseq.method))
+}
+
+/// The branch of the top Via read straight from the header's bytes, for
+/// the usual shape (`SIP/2.0/UDP host:port;...;branch=token;...`, no
+/// quoted string before the first comma), without parsing the Vias: a
+/// relayed reply's Vias need not be parsed at all. `None` for any other
+/// shape; the caller then parses the Via, so the key is the same either
+/// way.
+fn top_branch_fast<'a>(msg: &SipMsg<'a>) -> Option<&'a [u8]> {
+    let v = msg.value(HeaderName::Via)?;
+    let end = memchr::memchr2(b',', b'"', v).unwrap_or(v.len());
+    if v.get(end) == Some(&b'"') {
+        return None;
+    }
+    let first = v.get(..end)?;
+    let mut rest = first.get(memchr::memchr(b';', first)? + 1..)?;
+    loop {
+        let seg_end = memchr::memchr(b';', rest).unwrap_or(rest.len());
+        let seg = rest.get(..seg_end)?;
+        if let Some(eq) = memchr::memchr(b'=', seg)
+            && seg.get(..eq)?.trim_ascii().eq_ignore_ascii_case(b"branch")
+        {
+            let val = seg.get(eq + 1..)?.trim_ascii();
+            return (!val.is_empty() && val.iter().all(|&b| is_token(b))).then_some(val);
+        }
+        rest = rest.get(seg_end + 1..)?;
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fast_branch_agrees_with_the_parser() {
+        let reply = |via: &str| {
+            format!(
+                "SIP/2.0 180 Ringing\r\nVia: {via}\r\nFrom: <sip:a@b>;tag=1\r\n\
+                 To: <sip:c@d>;tag=2\r\nCall-ID: x\r\nCSeq: 1 INVITE\r\n\
+                 Content-Length: 0\r\n\r\n"
+            )
+        };
+        for via in [
+            "SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKabc.Def",
+            "SIP/2.0/UDP 192.0.2.1 ; rport=5 ; BRANCH = z9hG4bKq ;received=192.0.2.9",
+            "SIP/2.0/UDP 192.0.2.1;branch=z9hG4bK1, SIP/2.0/UDP 192.0.2.2;branch=z9hG4bK2",
+            "SIP/2.0/UDP [2001:db8::1]:5060;x=\"a;branch=no\";branch=z9hG4bKyes",
+            "SIP/2.0/UDP 192.0.2.1;rport",
+        ] {
+            let text = reply(via);
+            let m = SipMsg::parse(text.as_bytes()).unwrap();
+            let parsed = m.via1().ok().and_then(Via::branch).map(<[u8]>::to_vec);
+            if let Some(fast) = top_branch_fast(&m) {
+                assert_eq!(Some(fast.to_vec()), parsed, "{via}");
+            }
+            let want = parsed.map(|b| ClientKey::new(&b, &Method::Invite));
+            assert_eq!(client_key(&m).ok(), want, "{via}");
+        }
+    }
 
     const INVITE: &str = "INVITE sip:bob@192.0.2.99 SIP/2.0\r\n\
 Via: SIP/2.0/UDP 198.51.100.7:5062;branch=z9hG4bK776asdhds\r\n\
