@@ -48,7 +48,7 @@ RATE_TXMEM=2000      # --tx-memory: 100000 in 50 s, well within fr_inv_timer
 MEMORY=0             # 1: --memory or --tx-memory (read the memory)
 TXMEM=0              # 1: --tx-memory (bytes per live INVITE transaction)
 KAM_SHM_MB=""        # Kamailio -m (MB of shared memory), set per scenario below:
-KAM_SHM_MB_MEMORY=1024   # --memory: its default 64 MB cannot hold 200000 bindings
+KAM_SHM_MB_MEMORY=${KAM_SHM_MB_MEMORY:-1024}   # --memory: its default 64 MB cannot hold 200000 bindings (2048 for 1000000)
 KAM_SHM_MB_STATEFUL=1024 # stateful: 64 MB ran out at 1000 calls/s (each call
                          # leaves 2 transactions for wt_timer, 5 s)
 KAM_SHM_MB_TXMEM=4096    # --tx-memory: 100000 live INVITE transactions
