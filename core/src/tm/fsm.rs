@@ -662,12 +662,13 @@ impl ClientInvite {
     }
 
     fn provisional(&mut self, acts: &mut Actions, code: u16) {
-        if self.state == ClientInviteState::Calling {
+        let first = self.state == ClientInviteState::Calling;
+        if first {
             self.state = ClientInviteState::Proceeding;
             self.core.cancel(acts, TimerKind::A);
             self.core.cancel(acts, TimerKind::B);
         }
-        if !self.timeout_reported {
+        if !self.timeout_reported && (first || self.core.timers.restart_fr) {
             match self.core.timers.fr_inv_timer {
                 Some(fr) => self.core.start(acts, TimerKind::Fr, fr),
                 None => self.core.cancel(acts, TimerKind::Fr),
@@ -1286,6 +1287,24 @@ mod tests {
         let out = sim.apply(c.on_response(487));
         assert_eq!(out, [SendAck]);
         assert_eq!(c.state(), ClientInviteState::Completed);
+    }
+
+    #[test]
+    fn ci_fr_inv_timer_not_restarted_when_asked() {
+        let t = Timers {
+            restart_fr: false,
+            ..Timers::default()
+        };
+        let mut c = ClientInvite::new(t, false);
+        let mut sim = Sim::default();
+        sim.apply(c.start());
+        sim.apply(c.on_response(180));
+        assert_eq!(sim.has(K::Fr), Some(secs(120)));
+        sim.at(secs(10));
+        // A later 1xx leaves the running timer alone.
+        assert_eq!(sim.apply(c.on_response(183)), [PassResponseUp(183)]);
+        let log = run(&mut sim, secs(121), |k| c.on_timer(k));
+        assert_eq!(log, [(secs(120), Timeout), (secs(120), SendCancel)]);
     }
 
     #[test]

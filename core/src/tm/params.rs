@@ -26,9 +26,6 @@ pub struct Params {
     pub auto_inv_100: bool,
     /// `auto_inv_100_reason`.
     pub reason_100: Vec<u8>,
-    /// `restart_fr_on_each_reply`: restart `fr_inv_timer` on every 1xx
-    /// (else only on the first).
-    pub restart_fr_on_each_reply: bool,
     /// `fr_timer_avp`, `fr_inv_timer_avp`: AVPs overriding the timers per
     /// transaction.
     pub fr_timer_avp: Option<AvpName>,
@@ -57,7 +54,6 @@ impl Default for Params {
             },
             auto_inv_100: true,
             reason_100: b"trying -- your call is important to us".to_vec(),
-            restart_fr_on_each_reply: true,
             fr_timer_avp: None,
             fr_inv_timer_avp: None,
             avp_unit_ms: true,
@@ -139,7 +135,7 @@ impl Params {
                         r.max_noninv_lifetime = ms(n).unwrap_or(r.max_noninv_lifetime)
                     }
                     ("auto_inv_100", Some(n)) => r.auto_inv_100 = n != 0,
-                    ("restart_fr_on_each_reply", Some(n)) => r.restart_fr_on_each_reply = n != 0,
+                    ("restart_fr_on_each_reply", Some(n)) => t.restart_fr = n != 0,
                     ("fr_timer_avp", _) => r.fr_timer_avp = const_str(p, value).and_then(avp_name),
                     ("fr_inv_timer_avp", _) => {
                         r.fr_inv_timer_avp = const_str(p, value).and_then(avp_name)
@@ -187,7 +183,7 @@ mod tests {
         assert_eq!(p.timers.fr_timer, Some(Duration::from_secs(30)));
         assert_eq!(p.timers.fr_inv_timer, Some(Duration::from_secs(120)));
         assert_eq!(p.timers.wait, Some(WT_TIMER));
-        assert!(p.auto_inv_100 && p.restart_fr_on_each_reply);
+        assert!(p.auto_inv_100 && p.timers.restart_fr);
     }
 
     #[test]

@@ -61,6 +61,9 @@ pub struct Timers {
     /// and M (32 s each over UDP) by `w`, as Kamailio does (5 s by
     /// default); `None` keeps the RFC values.
     pub wait: Option<Duration>,
+    /// Kamailio's `restart_fr_on_each_reply`: restart `fr_inv_timer` on
+    /// every 1xx (default), or only start it on the first.
+    pub restart_fr: bool,
 }
 
 /// Default T1.
@@ -86,6 +89,7 @@ impl Default for Timers {
             fr_timer: Some(FR_TIMER),
             fr_inv_timer: Some(FR_INV_TIMER),
             wait: None,
+            restart_fr: true,
         }
     }
 }
@@ -122,6 +126,7 @@ impl Timers {
         fr_timer: None,
         fr_inv_timer: None,
         wait: None,
+        restart_fr: true,
     };
 
     /// Checks that the values can work (for the config loader).
