@@ -43,6 +43,9 @@ request_route {
         append_branch("sip:dropme@127.0.0.1:{B2}");
         t_on_branch("PER_BRANCH");
     }
+    if ($rU == "huge") {
+        t_set_fr(9223372036854775807, 9223372036854775807);
+    }
     if ($rU == "nowhere") {
         $ru = "sip:nowhere@unresolvable.invalid";
     }
@@ -468,4 +471,22 @@ fn branch_route_runs_per_branch() {
         .collect();
     assert_eq!(lines.len(), 2, "once per branch:\n{err}");
     assert!(lines.iter().any(|l| l.contains("sip:dropme@")), "{err}");
+}
+
+#[test]
+fn absurd_timer_values_do_not_break_the_shard() {
+    let s = setup();
+    let to = s.r.addr();
+    let inv = s.to_b1("INVITE", "huge", "huge-1", "huge1");
+    s.uac.send(to, inv.as_bytes());
+    let got = expect(&s.b1, "INVITE ", "relayed with a huge fr_timer");
+    s.b1.send(to, reply(&got, 180, "Ringing").as_bytes());
+    expect(&s.uac, "SIP/2.0 180", "180");
+    // The shard goes on serving.
+    let msg = s.to_b1("MESSAGE", "bob", "huge-2", "huge2");
+    s.uac.send(to, msg.as_bytes());
+    expect(&s.b1, "MESSAGE ", "the next request");
+    let (code, err) = s.r.stop();
+    assert_eq!(code, Some(0), "{err}");
+    assert!(!err.contains("BUG"), "{err}");
 }

@@ -457,6 +457,14 @@ impl Tm {
         self.wheel.next_deadline()
     }
 
+    /// When a timer of duration `d` from now fires. Durations come from
+    /// the config and the script (`t_set_fr`, an AVP): a silly value is
+    /// held to a day instead of overflowing the clock.
+    fn at(&self, d: std::time::Duration) -> Instant {
+        const LONGEST: std::time::Duration = std::time::Duration::from_secs(86_400);
+        self.now + d.min(LONGEST)
+    }
+
     /// Moves the clock to the present (it never goes back).
     fn tick(&mut self) {
         let n = Instant::now();
@@ -798,7 +806,7 @@ impl Tm {
             p.max_noninv_lifetime
         };
         let tid = self.wheel.insert(
-            self.now + life,
+            self.at(life),
             TmTimer {
                 cell: id,
                 who: Who::Life,
@@ -1657,7 +1665,7 @@ impl Tm {
             self.reply_local(id, 408, reason_of(408), b"", env, out);
         }
         let tid = self.wheel.insert(
-            self.now + grace,
+            self.at(grace),
             TmTimer {
                 cell: id,
                 who: Who::Reap,
@@ -1687,7 +1695,7 @@ impl Tm {
             match a {
                 Act::StartTimer(kind, d) => {
                     let tid = self.wheel.insert(
-                        self.now + d,
+                        self.at(d),
                         TmTimer {
                             cell: id,
                             who,
