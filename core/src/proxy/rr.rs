@@ -342,23 +342,30 @@ impl<'m, 'a> RouteSet<'m, 'a> {
     }
 }
 
+/// The Route set of a request that has one (`None` for a reply, no
+/// Route header, or one that does not parse, which is logged).
+fn route_set<'m, 'a>(ctx: &mut MsgCtx<'m, 'a>, args: &Args<'_>) -> Option<RouteSet<'m, 'a>> {
+    let msg = ctx.msg;
+    if msg.method().is_none() || msg.header(HeaderName::Route).is_none() {
+        return None;
+    }
+    match RouteSet::read(msg) {
+        Ok(s) if s.is_empty() => None,
+        Ok(s) => Some(s),
+        Err(e) => {
+            log(ctx, args, &e);
+            None
+        }
+    }
+}
+
 /// `loose_route()`: see the module docs.
 pub(crate) fn loose_route(ctx: &mut MsgCtx<'_, '_>, args: &Args<'_>) -> Ret {
     ctx.routed_params = None;
     let msg = ctx.msg;
-    if msg.method().is_none() || msg.header(HeaderName::Route).is_none() {
+    let Some(mut set) = route_set(ctx, args) else {
         return Ret::Code(-1);
-    }
-    let mut set = match RouteSet::read(msg) {
-        Ok(s) => s,
-        Err(e) => {
-            log(ctx, args, &e);
-            return Ret::Code(-1);
-        }
     };
-    if set.is_empty() {
-        return Ret::Code(-1);
-    }
     let addrs = set.addrs;
     let is_ours =
         |ctx: &MsgCtx<'_, '_>, i: usize| addrs.get(i).is_some_and(|a| uri_is_myself(ctx, &a.uri));
@@ -449,16 +456,8 @@ pub(crate) fn loose_route(ctx: &mut MsgCtx<'_, '_>, args: &Args<'_>) -> Ret {
 /// from the message (RFC 2543 routing). 1 when there was a Route, -1
 /// without one or when it does not parse.
 pub(crate) fn rewrite_from_route(ctx: &mut MsgCtx<'_, '_>, args: &Args<'_>) -> Ret {
-    let msg = ctx.msg;
-    if msg.method().is_none() || msg.header(HeaderName::Route).is_none() {
+    let Some(mut set) = route_set(ctx, args) else {
         return Ret::Code(-1);
-    }
-    let mut set = match RouteSet::read(msg) {
-        Ok(s) => s,
-        Err(e) => {
-            log(ctx, args, &e);
-            return Ret::Code(-1);
-        }
     };
     let Some(first) = set.addrs.first().map(|a| a.uri.raw.to_vec()) else {
         return Ret::Code(-1);

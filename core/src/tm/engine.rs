@@ -420,12 +420,6 @@ fn reason_of(code: u16) -> &'static [u8] {
     }
 }
 
-impl Default for Tm {
-    fn default() -> Tm {
-        Tm::new(Instant::now(), usize::MAX)
-    }
-}
-
 impl Tm {
     /// An empty layer holding at most `limit` live transactions.
     pub fn new(now: Instant, limit: usize) -> Tm {
@@ -488,8 +482,9 @@ impl Tm {
             return Pre::Run(t);
         }
         self.tick();
-        if let Ok(key) = server_key(msg)
-            && let Some(id) = self.cells.find(&key)
+        let key = server_key(msg).ok();
+        if let Some(key) = &key
+            && let Some(id) = self.cells.find(key)
         {
             let Some(cell) = self.cells.get_mut(id) else {
                 return Pre::Run(t);
@@ -516,6 +511,7 @@ impl Tm {
                 .ok()
                 .is_some_and(|k| self.cells.find(&k).is_some());
         }
+        t.key = key;
         Pre::Run(t)
     }
 
@@ -713,7 +709,11 @@ impl Tm {
     /// or no room).
     fn ensure_cell(&mut self, ctx: &MsgCtx<'_, '_>, sock: u16, env: &Env<'_>) -> Option<TxId> {
         let msg = ctx.msg;
-        let key = match server_key(msg) {
+        let built = match ctx.tm.key.clone() {
+            Some(k) => Ok(k),
+            None => server_key(msg),
+        };
+        let key = match built {
             Ok(k) => k,
             Err(e) => {
                 Self::log(

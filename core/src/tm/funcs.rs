@@ -58,6 +58,9 @@ pub struct TmCtx {
     /// In a `failure_route`: the Request-URI the route started with (to
     /// tell whether it changed it).
     pub failure_ruri: Option<Vec<u8>>,
+    /// The request's server transaction key, when the lookup before the
+    /// script built it (the transaction made after the script reuses it).
+    pub key: Option<super::key::ServerKey>,
 }
 
 fn fail(ctx: &mut MsgCtx<'_, '_>, args: &Args<'_>, msg: &str) -> Ret {
