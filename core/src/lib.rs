@@ -8,6 +8,7 @@
 #![forbid(unsafe_op_in_unsafe_fn)]
 
 pub mod cli;
+pub mod ctl;
 pub mod log;
 pub mod net;
 pub mod proxy;

@@ -269,6 +269,7 @@ fn start(program: Program, opts: &Options, settings: &cli::ProcessSettings) -> R
         );
     }
     let addrs = listen_addresses(opts, &g)?;
+    let ctl_params = crate::ctl::CtlParams::from_program(&program)?;
     let shards = opts
         .shards
         .map(usize::from)
@@ -277,7 +278,7 @@ fn start(program: Program, opts: &Options, settings: &cli::ProcessSettings) -> R
 
     let mut config = Config::from_program(&program);
     if opts.debug > 0 {
-        config.debug = config.debug.max(i32::from(opts.debug));
+        config.set_debug(config.debug().max(i32::from(opts.debug)));
     }
     let mut sockets_info = Vec::new();
     for a in &addrs {
@@ -417,6 +418,21 @@ fn start(program: Program, opts: &Options, settings: &cli::ProcessSettings) -> R
             }
         }
     }
+    // The control socket, once the shards run (its methods read them).
+    let ctl = match &ctl_params {
+        Some(p) => match crate::ctl::server::start(p, shared.clone()) {
+            Ok(c) => {
+                let at: Vec<String> = p.addrs.iter().map(|a| a.to_string()).collect();
+                eprintln!("ser: control socket (binrpc) on {}", at.join(", "));
+                Some(c)
+            }
+            Err(e) => {
+                stop_all(&shared, &wakers, handles);
+                return Err(e);
+            }
+        },
+        None => None,
+    };
     notes.dedup();
     for n in &notes {
         eprintln!("ser: {n}");
@@ -452,6 +468,9 @@ fn start(program: Program, opts: &Options, settings: &cli::ProcessSettings) -> R
         }
     }
     let totals = stop_all(&shared, &wakers, handles);
+    if let Some(c) = ctl {
+        c.join();
+    }
     if totals.iter().any(Option::is_none) {
         code = EXIT_SHARD_DIED;
     }

@@ -383,6 +383,42 @@ impl Table {
             .sum()
     }
 
+    /// Up to `max` AoRs with their live bindings at `now`, starting after
+    /// the first `start` AoRs in the table's order (stripe by stripe), each
+    /// with the position just after it: how `ul.dump` pages
+    /// through millions of bindings holding one stripe's read lock at a
+    /// time. Positions count every AoR, dead or live, so a page boundary
+    /// moves only when AoRs come or go between two pages.
+    pub fn page(&self, start: usize, max: usize, now: u64) -> Vec<(Aor, Vec<Binding>, usize)> {
+        let mut out = Vec::new();
+        let mut pos = 0usize;
+        for s in self.stripes.iter() {
+            if out.len() >= max {
+                break;
+            }
+            let map = s.0.read();
+            if pos + map.len() <= start {
+                pos += map.len();
+                continue;
+            }
+            for (aor, list) in map.iter() {
+                if pos < start {
+                    pos += 1;
+                    continue;
+                }
+                if out.len() >= max {
+                    break;
+                }
+                pos += 1;
+                let live: Vec<Binding> = list.iter().filter(|b| b.alive(now)).cloned().collect();
+                if !live.is_empty() {
+                    out.push((aor.clone(), live, pos));
+                }
+            }
+        }
+        out
+    }
+
     /// Every AoR with its live bindings at `now` (for dumps and RPC).
     pub fn snapshot(&self, now: u64) -> Vec<(Aor, Vec<Binding>)> {
         let mut out = Vec::new();
@@ -465,6 +501,37 @@ impl Location {
         let t = Arc::new(Table::new());
         others.push((name.into(), Arc::clone(&t)));
         Some(TableRef::Other(t))
+    }
+
+    /// The table named `name` if it exists (never creates one).
+    pub fn existing(&self, name: &[u8]) -> Option<TableRef<'_>> {
+        if name.eq_ignore_ascii_case(b"location") {
+            return Some(TableRef::Fixed(&self.location));
+        }
+        if name.eq_ignore_ascii_case(b"aliases") {
+            return Some(TableRef::Fixed(&self.aliases));
+        }
+        self.others
+            .read()
+            .iter()
+            .find(|(n, _)| &**n == name)
+            .map(|(_, t)| TableRef::Other(Arc::clone(t)))
+    }
+
+    /// Every table with its name: `location`, `aliases`, then the others
+    /// in creation order.
+    pub fn tables(&self) -> Vec<(String, TableRef<'_>)> {
+        let mut v = vec![
+            ("location".to_string(), TableRef::Fixed(&self.location)),
+            ("aliases".to_string(), TableRef::Fixed(&self.aliases)),
+        ];
+        for (n, t) in self.others.read().iter() {
+            v.push((
+                String::from_utf8_lossy(n).into_owned(),
+                TableRef::Other(Arc::clone(t)),
+            ));
+        }
+        v
     }
 
     /// Adds a permanent alias: requests to `alias` (a canonical AoR) are

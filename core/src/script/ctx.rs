@@ -420,23 +420,19 @@ struct SelfAddr {
     port: Option<u16>,
 }
 
-/// A run-time configuration variable (`group.name = value`).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct CfgVar {
-    pub group: String,
-    pub name: String,
-    pub value: Value<'static>,
-}
+pub use super::runtime::{CfgVar, CfgVars, Knob};
 
 /// Run-time values the script reads: shared by every message (by
-/// reference), changed between messages (by RPC, later).
+/// reference); the [`Knob`]s and custom variables change while the router
+/// runs (`cfg.set` over the control socket).
 #[derive(Clone, Debug)]
 pub struct Config {
     /// `max_len`: the largest message the script accepts (SER's default is
     /// the receive buffer size, 65535).
     pub max_len: u32,
-    /// `debug`: log threshold for [`LogSink::Stderr`].
-    pub debug: i32,
+    /// `debug`: log threshold for [`LogSink::Stderr`] (`cfg.set core
+    /// debug N`); read with [`Config::debug`].
+    pub debug_level: Knob,
     /// Most extra branches `append_branch` may add (Kamailio's
     /// `MAX_BRANCHES` is 12 including the R-URI).
     pub max_branches: usize,
@@ -456,15 +452,19 @@ pub struct Config {
     /// `modparam("rr", "append_fromtag", 0|1)`: our Record-Routes carry
     /// `;ftag=<From tag>` (default on, as in SER and Kamailio).
     pub rr_append_fromtag: bool,
+    /// `tm.fr_timer` / `tm.fr_inv_timer` as `cfg.set` changed them, in
+    /// ms (0: no timer; negative: not changed, the `tm` modparams hold).
+    pub fr_timer_ms: Knob,
+    pub fr_inv_timer_ms: Knob,
     myself: Vec<SelfAddr>,
-    cfg_vars: Vec<CfgVar>,
+    cfg_vars: CfgVars,
 }
 
 impl Default for Config {
     fn default() -> Config {
         Config {
             max_len: 65_535,
-            debug: level::L_WARN,
+            debug_level: Knob::new(level::L_WARN as i64),
             max_branches: 11,
             maxfwd_limit: 256,
             location: Default::default(),
@@ -472,8 +472,10 @@ impl Default for Config {
             tm: Default::default(),
             rr_full_lr: false,
             rr_append_fromtag: true,
+            fr_timer_ms: Knob::new(-1),
+            fr_inv_timer_ms: Knob::new(-1),
             myself: Vec::new(),
-            cfg_vars: Vec::new(),
+            cfg_vars: CfgVars::default(),
         }
     }
 }
@@ -511,7 +513,11 @@ impl Config {
             };
             match (p.str(g.name), int) {
                 ("max_len", Some(n)) => c.max_len = u32::try_from(n).unwrap_or(c.max_len),
-                ("debug", Some(n)) => c.debug = i32::try_from(n).unwrap_or(c.debug),
+                ("debug", Some(n)) => {
+                    if let Ok(d) = i32::try_from(n) {
+                        c.set_debug(d);
+                    }
+                }
                 _ => {}
             }
         }
@@ -549,9 +555,24 @@ impl Config {
                 ConstValue::Str(s) => Value::text(p.str(s)),
                 ConstValue::Bool(b) => Value::Int(i64::from(b)),
             };
-            c.set_cfg_var(p.str(v.group), p.str(v.name), value);
+            let desc = v.desc.map(|d| p.str(d));
+            c.cfg_vars.set(
+                p.str(v.group),
+                p.str(v.name),
+                value,
+                Some(desc.unwrap_or("")),
+            );
         }
         c
+    }
+
+    /// The log threshold now.
+    pub fn debug(&self) -> i32 {
+        self.debug_level.get() as i32
+    }
+
+    pub fn set_debug(&self, level: i32) {
+        self.debug_level.set(i64::from(level));
     }
 
     /// Adds an address or name the router answers to: an IPv4 address, an
@@ -601,32 +622,19 @@ impl Config {
         })
     }
 
-    /// Sets (or adds) a run-time variable.
-    pub fn set_cfg_var(&mut self, group: &str, name: &str, value: Value<'static>) {
-        match self
-            .cfg_vars
-            .iter_mut()
-            .find(|v| v.group == group && v.name == name)
-        {
-            Some(v) => v.value = value,
-            None => self.cfg_vars.push(CfgVar {
-                group: group.to_string(),
-                name: name.to_string(),
-                value,
-            }),
-        }
+    /// Sets (or adds) a run-time variable (the router may be running).
+    pub fn set_cfg_var(&self, group: &str, name: &str, value: Value<'static>) {
+        self.cfg_vars.set(group, name, value, None);
     }
 
-    /// A run-time variable's value.
-    pub fn cfg_var(&self, group: &[u8], name: &[u8]) -> Option<&Value<'static>> {
-        self.cfg_vars
-            .iter()
-            .find(|v| v.group.as_bytes() == group && v.name.as_bytes() == name)
-            .map(|v| &v.value)
+    /// A run-time variable's current value.
+    pub fn cfg_var(&self, group: &[u8], name: &[u8]) -> Option<Value<'static>> {
+        self.cfg_vars.get(group, name)
     }
 
-    pub fn cfg_vars(&self) -> &[CfgVar] {
-        &self.cfg_vars
+    /// The custom run-time variables as they are now.
+    pub fn cfg_vars(&self) -> std::sync::Arc<Vec<CfgVar>> {
+        self.cfg_vars.all()
     }
 }
 
@@ -771,13 +779,13 @@ impl<'m, 'a> MsgCtx<'m, 'a> {
 
     /// Writes a log line through the sink, with the configured threshold.
     pub fn log(&mut self, level: i32, text: &str) {
-        self.log.write(self.config.debug, level, text);
+        self.log.write(self.config.debug(), level, text);
     }
 
     /// [`MsgCtx::log`] for bytes (lossy UTF-8).
     pub fn log_bytes(&mut self, level: i32, text: &[u8]) {
         let t: Cow<'_, str> = String::from_utf8_lossy(text);
-        self.log.write(self.config.debug, level, &t);
+        self.log.write(self.config.debug(), level, &t);
     }
 }
 

@@ -61,6 +61,7 @@
 pub mod ctx;
 pub mod pv;
 pub mod registry;
+pub mod runtime;
 pub mod value;
 pub mod vm;
 

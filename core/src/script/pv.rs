@@ -802,10 +802,7 @@ impl Pv {
                 }
             },
             Pv::Var(slot) => ctx.vars.get(*slot).clone(),
-            Pv::CfgGet { group, name } => ctx
-                .config
-                .cfg_var(group, name)
-                .map_or(Value::Null, Value::reborrow),
+            Pv::CfgGet { group, name } => ctx.config.cfg_var(group, name).unwrap_or(Value::Null),
         }
     }
 

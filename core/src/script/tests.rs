@@ -1422,9 +1422,9 @@ fn cfg_vars_from_the_program() {
         value: ConstValue::Int(3),
     });
     let c = Config::from_program(&p);
-    assert_eq!(c.cfg_var(b"pstn", b"gw_ip"), Some(&text("10.0.0.1")));
+    assert_eq!(c.cfg_var(b"pstn", b"gw_ip"), Some(text("10.0.0.1")));
     assert_eq!(c.max_len, 4096);
-    assert_eq!(c.debug, 3);
+    assert_eq!(c.debug(), 3);
 }
 
 // ----- assignments -----

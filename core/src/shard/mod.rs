@@ -240,7 +240,7 @@ pub fn run(
 impl Worker {
     fn log(&self, lvl: i32, text: &str) {
         crate::log::write(
-            self.shared.config.debug,
+            self.shared.config.debug(),
             lvl,
             &format!("shard {}: {text}", self.id),
         );
@@ -284,7 +284,7 @@ impl Worker {
                         .config
                         .location
                         .expire(crate::registrar::location::now());
-                    if gone > 0 && self.shared.config.debug >= level::L_DBG {
+                    if gone > 0 && self.shared.config.debug() >= level::L_DBG {
                         self.log(level::L_DBG, &format!("{gone} expired bindings removed"));
                     }
                     self.timers
@@ -384,7 +384,7 @@ impl Worker {
             Ok(m) => m,
             Err(e) => {
                 self.stats.bad += 1;
-                if shared.config.debug >= level::L_DBG {
+                if shared.config.debug() >= level::L_DBG {
                     self.log(
                         level::L_DBG,
                         &format!("bad message from {src}: {}", e.reason()),
@@ -530,7 +530,7 @@ impl Worker {
         );
         ctx.recycle();
         if let Err(why) = forwarded
-            && shared.config.debug >= level::L_DBG
+            && shared.config.debug() >= level::L_DBG
         {
             self.log(
                 level::L_DBG,

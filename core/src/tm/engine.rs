@@ -468,7 +468,7 @@ impl Tm {
     }
 
     fn log(env: &Env<'_>, lvl: i32, text: &str) {
-        crate::log::write(env.config.debug, lvl, &format!("tm: {text}"));
+        crate::log::write(env.config.debug(), lvl, &format!("tm: {text}"));
     }
 
     // ----- requests -----
@@ -741,6 +741,19 @@ impl Tm {
             let v = ctx.avps.get(&sel, 0)?.to_int()?;
             p.avp_duration(v)
         };
+        // `cfg.set tm fr_timer|fr_inv_timer` overrides the modparams at run
+        // time (a negative knob: not set; 0: no timer).
+        let knob = |k: &crate::script::ctx::Knob| {
+            u64::try_from(k.get())
+                .ok()
+                .map(|ms| (ms > 0).then(|| std::time::Duration::from_millis(ms)))
+        };
+        if let Some(fr) = knob(&env.config.fr_timer_ms) {
+            timers.fr_timer = fr;
+        }
+        if let Some(fr) = knob(&env.config.fr_inv_timer_ms) {
+            timers.fr_inv_timer = fr;
+        }
         if let Some(d) = ctx.tm.fr_inv.or_else(|| avp(&p.fr_inv_timer_avp)) {
             timers.fr_inv_timer = Some(d);
         }
