@@ -13,9 +13,11 @@ cd "$(dirname "$0")/.."
 # System packages the tests need, one "command package" pair per line. A
 # package is installed only when its command is missing; apt-get update runs
 # once, before the first install. Later issues add their tools here.
-# (Kamailio is needed only by the benchmark, benches/sipp/run.sh.)
+# (Kamailio's kamcmd talks to our control socket in tests/tests/control.rs;
+# the kamailio server itself is run by sercmd's tests and the benchmark.)
 NEEDED=(
     "sipp sip-tester"
+    "kamcmd kamailio"
 )
 
 missing=()

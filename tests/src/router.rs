@@ -74,14 +74,22 @@ pub struct Start<'a> {
 
 impl Router {
     /// Starts `ser` on `config`, where `{PORT}` is replaced by a free port
-    /// (in the arguments too); waits (up to 10 s) for the "listening on"
+    /// (in the arguments too) and `{DIR}` by the router's own temporary
+    /// directory (for control sockets and files); waits (up to 10 s) for the "listening on"
     /// line. Panics with the router's output if it does not come.
     pub fn start(config: &str, how: &Start<'_>) -> Router {
         let port = free_udp_port();
         let dir = TempDir::new("ser-test");
         let cfg = dir.0.join("ser.cfg");
         let port_text = port.to_string();
-        std::fs::write(&cfg, config.replace("{PORT}", &port_text)).expect("write config");
+        let dir_text = dir.0.display().to_string();
+        std::fs::write(
+            &cfg,
+            config
+                .replace("{PORT}", &port_text)
+                .replace("{DIR}", &dir_text),
+        )
+        .expect("write config");
         let mut cmd = Command::new(ser_binary());
         cmd.arg("-f")
             .arg(&cfg)
@@ -123,6 +131,12 @@ impl Router {
             panic!("ser did not start:\n{out}");
         }
         r
+    }
+
+    /// The router's temporary directory (`{DIR}` in its config), removed
+    /// when it is dropped.
+    pub fn dir(&self) -> &std::path::Path {
+        &self._dir.0
     }
 
     /// The router's SIP address.
