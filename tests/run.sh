@@ -24,7 +24,7 @@ missing=()
 for pair in ${NEEDED[@]+"${NEEDED[@]}"}; do
     cmd=${pair%% *}
     pkg=${pair#* }
-    command -v "$cmd" >/dev/null 2>&1 || missing+=("$pkg")
+    command -v "$cmd" >/dev/null 2>&1 || [ -x "/usr/sbin/$cmd" ] || missing+=("$pkg")
 done
 if ((${#missing[@]} > 0)); then
     sudo=""

@@ -125,29 +125,33 @@ impl Reply {
     }
 }
 
-/// Reads one reply packet from a stream; `None` when the server closed the
-/// connection or nothing came within `limit`.
+/// Reads one reply packet from a stream, and not a byte more (pipelined
+/// replies stay in the socket for the next call); `None` when the server
+/// closed the connection or nothing came within `limit`.
 pub fn read_reply(s: &mut UnixStream, limit: Duration) -> Option<Reply> {
     s.set_read_timeout(Some(limit)).ok()?;
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 65536];
-    loop {
-        if let Frame::Header(h) = binrpc::frame(&buf)
-            && buf.len() >= h.packet_len()
-        {
-            let body = buf.get(h.len..h.packet_len())?;
-            let values = binrpc::decode(body).ok()?;
-            return Some(Reply {
-                kind: h.kind,
-                cookie: h.cookie,
-                values,
-            });
+    let mut head = Vec::with_capacity(10);
+    let h = loop {
+        match binrpc::frame(&head) {
+            Frame::Header(h) => break h,
+            Frame::Corrupted => return None,
+            Frame::Incomplete => {
+                let mut b = [0u8; 1];
+                match s.read(&mut b) {
+                    Ok(1) => head.push(b[0]),
+                    _ => return None,
+                }
+            }
         }
-        match s.read(&mut chunk) {
-            Ok(0) | Err(_) => return None,
-            Ok(n) => buf.extend_from_slice(chunk.get(..n)?),
-        }
-    }
+    };
+    let mut body = vec![0u8; h.body_len];
+    s.read_exact(&mut body).ok()?;
+    let values = binrpc::decode(&body).ok()?;
+    Some(Reply {
+        kind: h.kind,
+        cookie: h.cookie,
+        values,
+    })
 }
 
 /// Sends raw bytes over a new unix stream connection and reads one reply.

@@ -5,7 +5,8 @@
 //! It runs off the shards, on its own thread with a `poll` loop over
 //! non-blocking sockets, so a slow or hostile client never delays SIP
 //! traffic. What it holds is bounded: at most [`MAX_CONNECTIONS`] stream
-//! connections (a new one evicts the one idle longest), requests of at
+//! connections (a new one evicts the one idle longest, once it has been
+//! idle for [`EVICT_IDLE`]; until then new ones wait), requests of at
 //! most [`MAX_REQUEST`] bytes, and a connection that leaves a request half
 //! sent, or does not read its reply, for [`STALL_TIMEOUT`] is closed. A
 //! malformed packet gets a 400 fault and the connection is closed, as in
@@ -44,6 +45,12 @@ pub const STALL_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How often the loop looks at the stop flag and the stall timers.
 const TICK_MS: i32 = 200;
+
+/// How often it looks for a free slot while every connection is taken.
+const FULL_TICK_MS: i32 = 20;
+
+/// A connection idle this long may be closed to make room for a new one.
+pub const EVICT_IDLE: Duration = Duration::from_secs(1);
 
 /// What the `ctl.*` and `core.*` methods learn about the control socket.
 #[derive(Debug)]
@@ -269,10 +276,14 @@ impl Server {
         let mut fds: Vec<libc::pollfd> = Vec::new();
         while !self.shared.stop.load(Ordering::Acquire) {
             fds.clear();
+            // With every connection slot taken by a busy or recently
+            // active client, new ones wait in the backlog.
+            let full = !self.room();
             for l in &self.listeners {
+                let stream = matches!(l, Listener::Unix(..) | Listener::Tcp(_));
                 fds.push(libc::pollfd {
                     fd: l.fd(),
-                    events: libc::POLLIN,
+                    events: if full && stream { 0 } else { libc::POLLIN },
                     revents: 0,
                 });
             }
@@ -292,7 +303,8 @@ impl Server {
                 });
             }
             // SAFETY: `fds` is a live array of `fds.len()` pollfds.
-            let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, TICK_MS) };
+            let tick = if full { FULL_TICK_MS } else { TICK_MS };
+            let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, tick) };
             if n > 0 {
                 let nl = self.listeners.len();
                 // Connections first (accepting may evict and shift them).
@@ -380,6 +392,9 @@ impl Server {
     /// flood of connections cannot keep the loop here for ever).
     fn accept_all(&mut self, i: usize) {
         for _ in 0..256 {
+            if !self.room() {
+                return;
+            }
             let accepted = match self.listeners.get(i) {
                 Some(Listener::Unix(l, path)) => match l.accept() {
                     Ok((s, _)) => Some((
@@ -420,6 +435,20 @@ impl Server {
         }
     }
 
+    /// Whether one more stream connection may be taken: below
+    /// [`MAX_CONNECTIONS`], or after closing the connections idle for
+    /// [`EVICT_IDLE`] or more. Otherwise new connections wait in the
+    /// kernel's backlog.
+    fn room(&mut self) -> bool {
+        if self.conns.len() < MAX_CONNECTIONS {
+            return true;
+        }
+        let now = Instant::now();
+        self.conns
+            .retain(|c| c.busy() || now.duration_since(c.active) < EVICT_IDLE);
+        self.conns.len() < MAX_CONNECTIONS
+    }
+
     fn add_conn(&mut self, stream: Stream, who: [String; 5]) {
         let nonblocking = match &stream {
             Stream::Unix(s) => s.set_nonblocking(true),
@@ -427,19 +456,6 @@ impl Server {
         };
         if nonblocking.is_err() {
             return;
-        }
-        if self.conns.len() >= MAX_CONNECTIONS {
-            // Evict the connection idle the longest, preferring one with
-            // nothing half-way.
-            let victim = self
-                .conns
-                .iter()
-                .enumerate()
-                .min_by_key(|(_, c)| (c.busy(), c.active))
-                .map(|(i, _)| i);
-            if let Some(v) = victim {
-                self.conns.swap_remove(v);
-            }
         }
         self.conns.push(Conn {
             stream,
