@@ -828,15 +828,15 @@ const MI_RPC: ModuleSig = ModuleSig {
 const CTL: ModuleSig = ModuleSig {
     name: "ctl",
     aliases: &[],
-    doc: "binrpc control socket (sercmd/kamcmd) and the old FIFO.",
+    doc: "binrpc control socket for kamcmd/sercmd (docs/control.md); the old FIFO protocol is not built.",
     params: &[
-        ps("binrpc", "Listen address: `unixs:/tmp/ser_ctl`, `tcp:host:port`, `udp:...` (repeatable)."),
-        ps("fifo", "FIFO address, `fifo:/tmp/ser_fifo` (repeatable)."),
-        pi("mode", "Permissions of unix sockets and FIFOs."),
-        px("user", "Owner of unix sockets and FIFOs."),
-        px("group", "Group of unix sockets and FIFOs."),
-        pi("binrpc_max_body_size", "Largest binrpc reply body, in KB."),
-        pi("binrpc_struct_max_body_size", "Largest binrpc structure, in KB."),
+        ps("binrpc", "Listen address: `unix:/path` (also `unixs:`), `unixd:/path`, `tcp:host:port`, `udp:host:port` (repeatable). Default: `unixs:/tmp/ser_ctl` (SER dialects), `unixs:/var/run/kamailio//kamailio_ctl` (Kamailio)."),
+        ps("fifo", "FIFO address, `fifo:/tmp/ser_fifo` (repeatable). Accepted, not built: no effect."),
+        pi("mode", "Permissions of unix sockets, octal (default 0600)."),
+        px("user", "Owner of unix sockets (name or number)."),
+        px("group", "Group of unix sockets (name or number)."),
+        pi("binrpc_max_body_size", "Largest binrpc reply body over a stream socket, in KB (default 120; kamcmd reads at most 128)."),
+        pi("binrpc_struct_max_body_size", "Largest binrpc structure, in KB. Accepted, no effect: no cap per structure."),
     ],
     functions: &[],
 };

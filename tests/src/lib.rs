@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::SystemTime;
 
+pub mod binrpc_check;
 pub mod ctl;
 pub mod proxy_check;
 pub mod router;

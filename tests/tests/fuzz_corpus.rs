@@ -114,3 +114,12 @@ fn tm_corpus_replays() {
         ser_tests::tm_check::run(data);
     }
 }
+
+#[test]
+fn binrpc_corpus_replays() {
+    let files = corpus("binrpc");
+    assert!(files.len() > 100, "binrpc corpus is missing");
+    for (_, data) in &files {
+        ser_tests::binrpc_check::run(data);
+    }
+}

@@ -203,9 +203,11 @@ impl Writer {
     }
 
     /// DOUBLE: the value times 1000 as a signed 64-bit integer; the header
-    /// nibble is the plain byte count (0-8).
+    /// nibble is the plain byte count (0-8). Rounded, not truncated as in
+    /// Kamailio, so that a decoded value encodes back to the same bytes
+    /// (16645.905 × 1000 is 16645904.999… in binary floating point).
     pub fn double(&mut self, v: f64) -> &mut Writer {
-        let fixed = (v * 1000.0) as i64;
+        let fixed = (v * 1000.0).round() as i64;
         let n = if fixed < 0 {
             8
         } else {
