@@ -87,7 +87,7 @@ pub use ctx::{
     MsgCtx, Proto, Vars, level,
 };
 pub use parked::Detached;
-pub use registry::{Args, FnImpl, Pending, Registry, Ret};
+pub use registry::{Args, Completion, FnImpl, Offload, Pending, Registry, Resume, Ret};
 pub use value::Value;
 pub use vm::E_SCRIPT;
 
@@ -453,6 +453,40 @@ impl Script {
         };
         m.stack.push(Value::Int(i64::from(ret)));
         self.finish(vm::exec(self, &mut m, ctx), m)
+    }
+
+    /// Resumes a suspended run by running the suspended call again (see
+    /// [`Resume::Retry`]).
+    pub fn retry(&self, mut s: Suspension, ctx: &mut MsgCtx<'_, '_>) -> Outcome {
+        // The saved pc is just past the call: step back onto it.
+        if let Some(f) = s.frames.last_mut() {
+            f.pc = f.pc.saturating_sub(1);
+        }
+        if s.script != self.id || s.stack.len() >= self.limits.max_stack {
+            return self.resume(s, ctx, -1);
+        }
+        if let Some(kind) = s
+            .frames
+            .first()
+            .and_then(|f| self.program.routes.get(f.route as usize))
+            .map(|r| r.kind)
+        {
+            ctx.route_kind = kind;
+        }
+        let mut m = Machine {
+            stack: s.stack,
+            frames: s.frames,
+            steps: s.steps,
+        };
+        self.finish(vm::exec(self, &mut m, ctx), m)
+    }
+
+    /// Resumes a run as an offloaded function asked.
+    pub fn resume_with(&self, s: Suspension, ctx: &mut MsgCtx<'_, '_>, r: Resume) -> Outcome {
+        match r {
+            Resume::Code(c) => self.resume(s, ctx, c),
+            Resume::Retry => self.retry(s, ctx),
+        }
     }
 
     fn finish<'r>(&self, exit: Exit, m: Machine<'r>) -> Outcome {

@@ -37,13 +37,77 @@ pub enum Ret {
 }
 
 /// What a suspended function waits for.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Debug)]
 pub enum Pending {
     /// A timer (`sleep`, `usleep`): resume at `until` (with code 1).
     Sleep { until: Instant },
-    /// Anything else: a query or a question to another shard, named by
-    /// the module (`kind`) and an opaque token it chose.
+    /// A question answered elsewhere, named by the module (`kind`) and an
+    /// opaque token it chose.
     Token { kind: &'static str, token: u64 },
+    /// Work for another thread (a database query): the shard parks the run
+    /// and starts the work; its [`Completion`] resumes the run.
+    Offload(Offload),
+}
+
+/// Work a function hands to another thread. The shard calls `start` with
+/// a [`Completion`]; whoever finishes the work calls [`Completion::done`]
+/// once, from any thread, and the shard resumes the script on its next
+/// turn.
+pub struct Offload {
+    /// The module, for logs.
+    pub kind: &'static str,
+    pub start: Box<dyn FnOnce(Completion) + Send>,
+}
+
+impl fmt::Debug for Offload {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Offload").field("kind", &self.kind).finish()
+    }
+}
+
+/// How an offloaded function ends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Resume {
+    /// With this return code.
+    Code(i32),
+    /// By running the same call again (the work filled a cache the
+    /// function reads: this time it answers at once).
+    Retry,
+}
+
+/// The way back from offloaded work to the suspended script. Dropped
+/// without [`Completion::done`] (the work was refused or lost), it resumes
+/// the script with code -1, so a run never waits for ever.
+pub struct Completion(Option<Box<dyn FnOnce(Resume) + Send>>);
+
+impl Completion {
+    pub fn new(f: impl FnOnce(Resume) + Send + 'static) -> Completion {
+        Completion(Some(Box::new(f)))
+    }
+
+    pub fn done(mut self, r: Resume) {
+        if let Some(f) = self.0.take() {
+            f(r);
+        }
+    }
+}
+
+impl Drop for Completion {
+    fn drop(&mut self) {
+        if let Some(f) = self.0.take() {
+            f(Resume::Code(-1));
+        }
+    }
+}
+
+impl fmt::Debug for Completion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "Completion(pending)"
+        } else {
+            "Completion(done)"
+        })
+    }
 }
 
 /// A function implementation.

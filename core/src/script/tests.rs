@@ -896,13 +896,13 @@ fn suspend_inside_a_subroute_with_values_on_the_stack() {
     let Outcome::Suspended(susp) = script.run_main(&mut ctx) else {
         panic!()
     };
-    assert_eq!(
+    assert!(matches!(
         susp.pending,
         Pending::Token {
             kind: "test",
             token: 7
         }
-    );
+    ));
     // A suspension from another script is refused.
     let other = P::new().load();
     let mut ctx2 = mk(&m, &cfg);

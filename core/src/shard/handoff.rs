@@ -151,6 +151,11 @@ pub fn mesh(n: usize) -> io::Result<(Vec<Links>, Arc<[Waker]>)> {
 }
 
 impl Links {
+    /// Every shard's waker (for threads that answer this shard).
+    pub fn wakers(&self) -> Arc<[Waker]> {
+        Arc::clone(&self.wakers)
+    }
+
     /// Our own waker.
     pub fn waker(&self) -> &Waker {
         &self.wakers[self.id]

@@ -15,6 +15,7 @@
 //! turn it wakes, once, the peers it handed messages to.
 
 pub mod handoff;
+pub mod mailbox;
 pub mod owner;
 pub mod timer;
 
@@ -29,12 +30,13 @@ use ser_cfg::ir::RouteId;
 use crate::net::{Backend, Driver, Outbox, Received, SockId};
 use crate::proxy::{self, Local};
 use crate::script::ctx::{Config, MsgCtx, Proto, level};
-use crate::script::{Detached, Outcome, Pending, Script, Suspension};
+use crate::script::{Completion, Detached, Outcome, Pending, Resume, Script, Suspension};
 use crate::sip::limits::Limits;
 use crate::sip::msg::{SipMsg, Transport};
 use crate::tm::{self, Tm, TmStats};
 
 use handoff::{Handoff, Links};
+use mailbox::Mailbox;
 use timer::TimerWheel;
 
 /// Messages taken from the inbound rings per turn, so that handed-over
@@ -155,6 +157,11 @@ struct Worker {
     sends: Vec<proxy::Send>,
     stats: Stats,
     next_msg_id: u64,
+    /// Answers to offloaded work, posted by other threads.
+    mailbox: Arc<Mailbox>,
+    /// Runs suspended on offloaded work, by token.
+    waiting: std::collections::HashMap<u64, Parked>,
+    next_token: u64,
 }
 
 /// Runs shard `id` until [`Shared::stop`]; returns its counters. `sockets`
@@ -177,6 +184,7 @@ pub fn run(
     };
     let _ = started.send(Ok((driver.backend(), note)));
     let max_tx = shared.config.tm.max_transactions;
+    let links_wakers = links.wakers();
     let mut w = Worker {
         id,
         shared,
@@ -186,6 +194,9 @@ pub fn run(
         sends: Vec::new(),
         stats: Stats::default(),
         next_msg_id: (id as u64) << 48,
+        mailbox: Arc::new(Mailbox::new(links_wakers, id)),
+        waiting: std::collections::HashMap::new(),
+        next_token: 0,
     };
     if id == 0 {
         w.timers
@@ -194,6 +205,7 @@ pub fn run(
     let mut out = Outbox::new();
     loop {
         w.take_inbound(&mut out);
+        w.take_mailbox(&mut out);
         w.fire_timers(&mut out);
         if w.shared.stop.load(Ordering::Acquire) {
             break;
@@ -207,7 +219,7 @@ pub fn run(
             live.store(w.tm.live() as u64, Ordering::Relaxed);
         }
         w.links.waker().going_to_sleep();
-        let r = if w.links.has_inbound() {
+        let r = if w.links.has_inbound() || w.mailbox.has_items() {
             // Something arrived meanwhile: send, but do not block.
             driver.wait(&mut out, Some(std::time::Duration::ZERO))
         } else {
@@ -253,6 +265,19 @@ impl Worker {
         for h in taken {
             self.stats.handed_in += 1;
             self.guarded(h.src, |w| w.on_owned_bytes(&h.data, h.sock, h.src, out));
+        }
+    }
+
+    /// Resumes the runs whose offloaded work was answered.
+    fn take_mailbox(&mut self, out: &mut Outbox) {
+        let mut answers = Vec::new();
+        self.mailbox.take(&mut answers);
+        for (token, r) in answers {
+            let Some(p) = self.waiting.remove(&token) else {
+                continue;
+            };
+            let src = p.state_src();
+            self.guarded(src, |w| w.resume_with(p, r, out));
         }
     }
 
@@ -452,8 +477,16 @@ impl Worker {
                 ctx.recycle();
                 self.flush_sends(out);
             }
-            Outcome::Suspended(s) => {
-                match s.pending {
+            Outcome::Suspended(mut s_rest) => {
+                // The pending part is taken out; the rest is what resumes.
+                let pending = std::mem::replace(
+                    &mut s_rest.pending,
+                    Pending::Token {
+                        kind: "resumed",
+                        token: 0,
+                    },
+                );
+                match pending {
                     Pending::Sleep { .. } if self.timers.len() >= MAX_PARKED => {
                         ctx.log(
                             level::L_ERR,
@@ -467,7 +500,7 @@ impl Worker {
                             data: ctx.msg.buf().to_vec(),
                             sock,
                             state: ctx.detach(),
-                            suspension: s,
+                            suspension: s_rest,
                         };
                         self.timers.insert(until, Timer::Resume(Box::new(parked)));
                     }
@@ -477,9 +510,44 @@ impl Worker {
                         &format!("script waits for `{kind}`, which nothing answers yet; message dropped"),
                     );
                     }
+                    Pending::Offload(o) if self.waiting.len() >= MAX_PARKED => {
+                        ctx.log(
+                            level::L_ERR,
+                            &format!(
+                                "{MAX_PARKED} scripts already wait for `{}` on this shard; the call fails",
+                                o.kind
+                            ),
+                        );
+                        let outcome = shared.script.resume(s_rest, &mut ctx, -1);
+                        return self.after_request(ctx, outcome, sock, out);
+                    }
+                    Pending::Offload(o) => {
+                        let token = self.next_token;
+                        self.next_token += 1;
+                        let parked = Parked {
+                            data: ctx.msg.buf().to_vec(),
+                            sock,
+                            state: ctx.detach(),
+                            suspension: s_rest,
+                        };
+                        self.waiting.insert(token, parked);
+                        let mailbox = self.mailbox.clone();
+                        (o.start)(Completion::new(move |r| mailbox.post(token, r)));
+                    }
                 }
             }
         }
+    }
+
+    /// Offloaded work was answered: the run goes on as it asked.
+    fn resume_with(&mut self, p: Parked, r: Resume, out: &mut Outbox) {
+        let shared = self.shared.clone();
+        let Ok(msg) = SipMsg::parse_with(&p.data, Transport::Datagram, &shared.limits) else {
+            return;
+        };
+        let mut ctx = p.state.attach(&msg, &shared.config);
+        let outcome = shared.script.resume_with(p.suspension, &mut ctx, r);
+        self.after_request(ctx, outcome, p.sock, out);
     }
 
     /// A timer ended a `sleep`: the run goes on where it stopped.
