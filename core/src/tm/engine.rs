@@ -116,6 +116,16 @@ pub struct TmStats {
     pub canceled: u64,
     /// Requests refused because the table was full.
     pub refused: u64,
+    /// Replies received that matched a branch (or a CANCEL we sent).
+    pub received: u64,
+    /// Transactions removed.
+    pub freed: u64,
+    /// Live transactions that have sent their final reply and stay to
+    /// absorb retransmissions (or wait for the ACK): a gauge.
+    pub waiting: u64,
+    /// Transactions by the class of their first final reply sent
+    /// upstream, 2xx to 6xx.
+    pub completed: [u64; 5],
 }
 
 impl TmStats {
@@ -128,6 +138,12 @@ impl TmStats {
         self.timeouts += o.timeouts;
         self.canceled += o.canceled;
         self.refused += o.refused;
+        self.received += o.received;
+        self.freed += o.freed;
+        self.waiting += o.waiting;
+        for (a, b) in self.completed.iter_mut().zip(o.completed) {
+            *a += b;
+        }
     }
 }
 
@@ -1150,6 +1166,7 @@ impl Tm {
         let Some(cell) = self.cells.get_mut(r.cell) else {
             return false;
         };
+        self.stats.received += 1;
         let Some(u) = cell.branches.get_mut(r.branch as usize) else {
             return false;
         };
@@ -1317,6 +1334,13 @@ impl Tm {
             return;
         }
         cell.reply = Some(send);
+        if code >= 200 && cell.final_code == 0 {
+            self.stats.waiting += 1;
+            let class = usize::from(code / 100).saturating_sub(2);
+            if let Some(n) = self.stats.completed.get_mut(class) {
+                *n += 1;
+            }
+        }
         if code >= 200 && (cell.final_code == 0 || code < 300) {
             cell.final_code = code;
         }
@@ -1812,6 +1836,10 @@ impl Tm {
         let Some(mut cell) = self.cells.remove(id) else {
             return;
         };
+        self.stats.freed += 1;
+        if cell.final_code != 0 {
+            self.stats.waiting = self.stats.waiting.saturating_sub(1);
+        }
         cell.uas_timers.cancel_all(&mut self.wheel);
         if let Some(t) = cell.life.take() {
             self.wheel.cancel(t);
