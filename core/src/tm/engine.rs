@@ -75,6 +75,7 @@ use crate::sip::builder::Edits;
 use crate::sip::limits::Limits;
 use crate::sip::method::Method;
 use crate::sip::msg::{SipMsg, Transport};
+use crate::stats::{self, Counter};
 
 /// Most branches one transaction may have (parallel and serial together).
 pub const MAX_BRANCHES: usize = 32;
@@ -687,7 +688,7 @@ impl Tm {
         let Some(id) = *cell else {
             // No room for a transaction: a stateless 500.
             let mut fin = Finish::default();
-            sl::run_reply(
+            if sl::run_reply(
                 ctx,
                 sock,
                 env.local,
@@ -695,7 +696,9 @@ impl Tm {
                 b"Server Internal Error",
                 out,
                 &mut fin,
-            );
+            ) {
+                stats::count(Counter::SlErrReplies);
+            }
             return;
         };
         let auto_100 = ctx.tm.auto_100.unwrap_or(env.config.tm.auto_inv_100);
@@ -1020,6 +1023,7 @@ impl Tm {
             None => return false,
         };
         self.run(id, Who::Uac(b), acts, None, out);
+        stats::count(Counter::FwdRequests);
         true
     }
 
@@ -1231,7 +1235,10 @@ impl Tm {
             *edits = std::mem::take(&mut ctx.edits);
             ctx.recycle();
             match outcome {
-                Outcome::Finished { dropped: true, .. } if code < 200 => return,
+                Outcome::Finished { dropped: true, .. } if code < 200 => {
+                    stats::count(Counter::DropReplies);
+                    return;
+                }
                 Outcome::Suspended(_) => {
                     Self::log(
                         env,
@@ -1348,6 +1355,7 @@ impl Tm {
             self.stats.local += 1;
         } else {
             self.stats.relayed += 1;
+            stats::count(Counter::FwdReplies);
         }
         self.run(id, Who::Uas, acts, None, out);
     }
