@@ -350,8 +350,9 @@ impl Snapshot {
     }
 }
 
-/// [`TmStats`] as the values of a slot. A field added to `TmStats` must be
-/// added here, to [`tm_from_values`] and to [`TM_SLOTS`].
+/// [`TmStats`] as the values of a slot. A field added to `TmStats` stops
+/// [`tm_from_values`] from compiling until it is added there, here and to
+/// [`TM_SLOTS`].
 fn tm_values(t: &TmStats) -> [u64; TM_SLOTS] {
     let [c2, c3, c4, c5, c6] = t.completed;
     [
