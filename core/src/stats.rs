@@ -433,11 +433,13 @@ impl Board {
             return;
         };
         LOCAL.with(|l| {
-            let values = l.0.iter().map(Cell::get).chain(tm_values(tm));
-            for (a, v) in slot.0.iter().zip(values) {
-                a.store(v, Relaxed);
+            for (a, c) in slot.0.iter().zip(&l.0) {
+                a.store(c.get(), Relaxed);
             }
         });
+        for (a, v) in slot.0.iter().skip(SLOTS).zip(tm_values(tm)) {
+            a.store(v, Relaxed);
+        }
     }
 
     /// What shard `i` published last.
