@@ -1,11 +1,11 @@
 //! Starting and stopping the router: listen addresses from the config and
 //! the command line, `myself`, the sockets of every shard, the shard
-//! threads, signals (SIGTERM/SIGINT stop, SIGHUP reopens the log, SIGUSR1 prints statistics) and the
-//! counters printed at exit.
+//! threads, signals (SIGTERM/SIGINT stop, SIGHUP reopens the log, SIGUSR1
+//! prints statistics) and the counters printed at exit.
 
 use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -17,8 +17,9 @@ use crate::net::{Backend, socket};
 use crate::proxy::{Local, LocalSocket, host_text};
 use crate::script::ctx::Config;
 use crate::script::{Registry, Script};
-use crate::shard::{self, Shared, Stats};
+use crate::shard::{self, Shared};
 use crate::sip::limits::Limits;
+use crate::stats::{self, Board, Counter, Snapshot};
 
 /// Exit code when a shard dies (EX_SOFTWARE).
 pub const EXIT_SHARD_DIED: u8 = 70;
@@ -366,7 +367,7 @@ fn start(program: Program, opts: &Options, settings: &cli::ProcessSettings) -> R
         limits: Limits::default(),
         reply_route,
         stop: AtomicBool::new(false),
-        live_transactions: (0..shards).map(|_| AtomicU64::new(0)).collect(),
+        stats: Board::new(shards),
     });
     let (links, wakers) = shard::handoff::mesh(shards).map_err(|e| e.to_string())?;
     let backend = match opts.poll_method {
@@ -381,7 +382,7 @@ fn start(program: Program, opts: &Options, settings: &cli::ProcessSettings) -> R
     // SER_PIN=0 leaves the shards to the scheduler (see docs/proxy.md).
     let pin = std::env::var_os("SER_PIN").is_none_or(|v| v != "0");
     let (tx, rx) = std::sync::mpsc::channel();
-    let mut handles: Vec<JoinHandle<Stats>> = Vec::with_capacity(shards);
+    let mut handles: Vec<JoinHandle<Snapshot>> = Vec::with_capacity(shards);
     for (i, (l, socks)) in links.into_iter().zip(per_shard).enumerate() {
         let shared = shared.clone();
         let tx = tx.clone();
@@ -453,11 +454,7 @@ fn start(program: Program, opts: &Options, settings: &cli::ProcessSettings) -> R
     loop {
         match wait_signal(&sigset, 200) {
             Some(libc::SIGHUP) => crate::log::reopen(),
-            Some(libc::SIGUSR1) => eprintln!(
-                "ser: statistics: live transactions {}, bindings {}",
-                shared.live_transactions(),
-                shared.config.location.location().bindings()
-            ),
+            Some(libc::SIGUSR1) => print_statistics(&shared),
             Some(_) => break,
             None => {}
         }
@@ -474,13 +471,18 @@ fn start(program: Program, opts: &Options, settings: &cli::ProcessSettings) -> R
     if totals.iter().any(Option::is_none) {
         code = EXIT_SHARD_DIED;
     }
-    let mut sum = Stats::default();
+    let mut sum = Snapshot::default();
     for (i, s) in totals.iter().enumerate() {
         match s {
             Some(s) => {
                 eprintln!(
                     "ser: shard {i}: received {} datagrams, handed off {}, handed in {}, sent {}, send errors {}, wake-ups of other shards {}",
-                    s.received, s.handed_off, s.handed_in, s.sent, s.send_errors, s.wakeups
+                    s.get(Counter::Received),
+                    s.get(Counter::HandedOff),
+                    s.get(Counter::HandedIn),
+                    s.get(Counter::Sent),
+                    s.get(Counter::SendErrors),
+                    s.get(Counter::Wakeups)
                 );
                 sum.add(s);
             }
@@ -489,7 +491,10 @@ fn start(program: Program, opts: &Options, settings: &cli::ProcessSettings) -> R
     }
     eprintln!(
         "ser: total: received {} datagrams, handed off {}, sent {}, send errors {}",
-        sum.received, sum.handed_off, sum.sent, sum.send_errors
+        sum.get(Counter::Received),
+        sum.get(Counter::HandedOff),
+        sum.get(Counter::Sent),
+        sum.get(Counter::SendErrors)
     );
     let t = &sum.tm;
     if t.created > 0 {
@@ -506,21 +511,42 @@ fn start(program: Program, opts: &Options, settings: &cli::ProcessSettings) -> R
             location.aors()
         );
     }
-    if sum.bad + sum.ring_full + sum.panics > 0 {
+    let (bad, ring_full, panics) = (
+        sum.get(Counter::NotSip),
+        sum.get(Counter::RingFull),
+        sum.get(Counter::Panics),
+    );
+    if bad + ring_full + panics > 0 {
         eprintln!(
-            "ser: total: not SIP {}, handled off-owner (ring full) {}, panics {}",
-            sum.bad, sum.ring_full, sum.panics
+            "ser: total: not SIP {bad}, handled off-owner (ring full) {ring_full}, panics {panics}"
         );
     }
     Ok(code)
+}
+
+/// SIGUSR1: every statistic that is not zero, one line each
+/// (`ser: stat core:rcv_requests = 12`), then the summary line (which
+/// comes last, so a reader that sees it has the lines before it).
+fn print_statistics(shared: &Shared) {
+    let mut text = String::new();
+    for s in stats::all(shared).iter().filter(|s| s.value != 0) {
+        text.push_str(&format!("ser: stat {s}\n"));
+    }
+    text.push_str(&format!(
+        "ser: statistics: live transactions {}, bindings {}\n",
+        shared.live_transactions(),
+        shared.config.location.location().bindings()
+    ));
+    // One write: the lines are not interleaved with the shards' log.
+    eprint!("{text}");
 }
 
 /// Stops every shard and collects its counters (`None`: it panicked).
 fn stop_all(
     shared: &Shared,
     wakers: &[shard::handoff::Waker],
-    handles: Vec<JoinHandle<Stats>>,
-) -> Vec<Option<Stats>> {
+    handles: Vec<JoinHandle<Snapshot>>,
+) -> Vec<Option<Snapshot>> {
     shared.stop.store(true, Ordering::Release);
     for w in wakers {
         w.wake();

@@ -3,6 +3,7 @@
 //! SIGTERM by its PID. Plus small UDP peers (a UAC or UAS is a socket on
 //! 127.0.0.1 with a receive timeout).
 
+use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, UdpSocket};
 use std::path::PathBuf;
@@ -181,6 +182,46 @@ impl Router {
             }
             l = self.err.more.wait_timeout(l, end - now).unwrap().0;
         }
+    }
+
+    /// Sends SIGUSR1 and returns every statistic the router printed for
+    /// it (`ser: stat core:rcv_requests = 3`, only those not zero), keyed
+    /// `group:name`. `None` when no new statistics line came in time.
+    pub fn stats(&self, timeout: Duration) -> Option<HashMap<String, u64>> {
+        const END: &str = "ser: statistics:";
+        let before = self
+            .err
+            .lines
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|x| x.contains(END))
+            .count();
+        self.statistics(timeout)?;
+        let l = self.err.lines.lock().unwrap();
+        // The stat lines of this signal come after the previous summary
+        // line and before this one (they are written first).
+        let mut ends = l
+            .iter()
+            .enumerate()
+            .filter(|(_, x)| x.contains(END))
+            .map(|(i, _)| i);
+        let start = if before == 0 {
+            0
+        } else {
+            ends.nth(before - 1)? + 1
+        };
+        let end = l.iter().skip(start).position(|x| x.contains(END))? + start;
+        let mut out = HashMap::new();
+        for line in &l[start..end] {
+            if let Some((name, value)) = line
+                .strip_prefix("ser: stat ")
+                .and_then(|t| t.split_once(" = "))
+            {
+                out.insert(name.to_string(), value.trim().parse().ok()?);
+            }
+        }
+        Some(out)
     }
 
     /// Everything it wrote to standard error so far.

@@ -215,6 +215,13 @@ pub fn run(data: &[u8]) {
         check(&mut out, &mut last_down, caller);
     }
     assert_eq!(tm.live(), 0, "transactions left after every timer fired");
+    // The counters agree: every transaction made was freed, none waits,
+    // each completed once at most, no reply relayed that was not received.
+    let st = tm.stats();
+    assert_eq!(st.created, st.freed, "{st:?}");
+    assert_eq!(st.waiting, 0, "{st:?}");
+    assert!(st.completed.iter().sum::<u64>() <= st.created, "{st:?}");
+    assert!(st.relayed <= st.received, "{st:?}");
 }
 
 fn handle(tm: &mut Tm, env: &Env<'_>, bytes: &[u8], from: SocketAddr, out: &mut Vec<Send>) {

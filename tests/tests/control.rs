@@ -705,3 +705,111 @@ fn default_socket_and_socket_file_hygiene() {
     assert_eq!(code, Some(0));
     assert!(!std::path::Path::new("/tmp/ser_ctl").exists());
 }
+
+#[test]
+fn statistics_methods_show_what_the_router_counted() {
+    let (r, a) = router_with_ctl(REGISTRAR, "");
+    let addr = a.unix.as_str();
+    let peer = Peer::new();
+    for i in 0..5 {
+        let options = format!(
+            "OPTIONS sip:x@127.0.0.1:{} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:{};branch=z9hG4bK-st{i}\r\n\
+             From: <sip:a@127.0.0.1>;tag=1\r\nTo: <sip:x@127.0.0.1>\r\nCall-ID: st-{i}\r\n\
+             CSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n",
+            r.port,
+            peer.port()
+        );
+        peer.send(r.addr(), options.as_bytes());
+        let (reply, _) = peer.recv(Duration::from_secs(5)).expect("200 to OPTIONS");
+        assert_eq!(first_line(&reply), "SIP/2.0 200 OK");
+    }
+    let reg = format!(
+        "REGISTER sip:127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:{p};branch=z9hG4bK-sr\r\n\
+         From: <sip:carol@127.0.0.1>;tag=c\r\nTo: <sip:carol@127.0.0.1>\r\n\
+         Call-ID: st-reg@test\r\nCSeq: 1 REGISTER\r\nMax-Forwards: 70\r\n\
+         Contact: <sip:carol@127.0.0.1:{p}>\r\nExpires: 600\r\nContent-Length: 0\r\n\r\n",
+        p = peer.port()
+    );
+    peer.send(r.addr(), reg.as_bytes());
+    let (ok, _) = peer
+        .recv(Duration::from_secs(5))
+        .expect("200 to the REGISTER");
+    assert_eq!(first_line(&ok), "SIP/2.0 200 OK");
+
+    assert_eq!(
+        kamcmd_ok(
+            addr,
+            &[
+                "stats.get_statistics",
+                "core:rcv_requests",
+                "rcv_requests_options"
+            ]
+        ),
+        "core:rcv_requests = 6\ncore:rcv_requests_options = 5\n"
+    );
+    let all = kamcmd_ok(addr, &["stats.get_statistics", "all"]);
+    let l = lines(&all);
+    let mut sorted = l.clone();
+    sorted.sort_by_key(|x| {
+        x.split_once(':')
+            .map(|(g, n)| (g.to_string(), n.to_string()))
+    });
+    assert_eq!(l, sorted, "groups then names, sorted");
+    assert!(l.contains(&"usrloc:registered_users = 1"), "{all}");
+    assert!(l.contains(&"registrar:accepted_regs = 1"), "{all}");
+    assert!(l.contains(&"sl:200_replies = 6"), "{all}");
+    assert_eq!(
+        kamcmd_ok(addr, &["stats.get_statistics"]),
+        "error: 400 - Please provide which stats to retrieve\n"
+    );
+    assert_eq!(
+        kamcmd_ok(addr, &["stats.fetch", "core:rcv_requests"]),
+        "{\n\tcore.rcv_requests: 6\n}\n"
+    );
+    assert_eq!(
+        kamcmd_ok(addr, &["stats.fetchn", "rcv_requests_register"]),
+        "{\n\tcore.rcv_requests_register: 1\n}\n"
+    );
+    let sl = kamcmd_ok(addr, &["sl.stats"]);
+    // `2xx` counts the other 2xx codes, as in Kamailio.
+    assert!(sl.starts_with("{\n\t200: 6\n\t202: 0\n\t2xx: 0\n"), "{sl}");
+    let tm = kamcmd_ok(addr, &["tm.stats"]);
+    assert_eq!(lines(&tm).len(), 17, "{tm}");
+    assert!(tm.starts_with("{\n\tcurrent: 0\n\twaiting: "), "{tm}");
+    let groups = kamcmd_ok(addr, &["cnt.grps_list"]);
+    for g in ["core", "registrar", "shard", "shmem", "sl", "tmx", "usrloc"] {
+        assert!(groups.lines().any(|x| x == g), "{g} not in {groups}");
+    }
+    assert_eq!(
+        kamcmd_ok(addr, &["cnt.var_list", "usrloc"]),
+        "location_contacts\nlocation_expires\nlocation_users\nregistered_users\n"
+    );
+    assert_eq!(kamcmd_ok(addr, &["cnt.get", "core", "rcv_requests"]), "6\n");
+    assert_eq!(
+        kamcmd_ok(addr, &["cnt.grp_get_all", "usrloc"]),
+        "{\n\tlocation_contacts: 1\n\tlocation_expires: 0\n\tlocation_users: 1\n\tregistered_users: 1\n}\n"
+    );
+    assert!(!kamcmd_ok(addr, &["cnt.help", "core", "rcv_requests"]).starts_with("error"));
+    assert_eq!(
+        kamcmd_ok(addr, &["cnt.get", "core", "nosuch"]),
+        "error: 400 - non-existent counter core.nosuch\n"
+    );
+    // Resets: counters go to 0, gauges keep their value.
+    assert_eq!(
+        kamcmd_ok(addr, &["stats.reset_statistics", "core:rcv_requests"]),
+        ""
+    );
+    assert_eq!(kamcmd_ok(addr, &["cnt.get", "core", "rcv_requests"]), "0\n");
+    assert_eq!(
+        kamcmd_ok(
+            addr,
+            &[
+                "stats.clear_statistics",
+                "sl:200_replies",
+                "registered_users"
+            ]
+        ),
+        "sl:200_replies = 0 (6)\nusrloc:registered_users = 1\n"
+    );
+    drop(r);
+}

@@ -197,6 +197,7 @@ pub(crate) fn forward_request(
 ) {
     let mut built = Vec::new();
     build_copies(ctx, sock, local, fwd, copies, out, &mut built, fin);
+    crate::stats::count_n(crate::stats::Counter::FwdRequests, built.len() as u64);
     out.extend(built.into_iter().map(|c| c.send));
 }
 

@@ -220,7 +220,9 @@ pub(crate) fn run_stateless(
         }
         Action::ReplyError => {
             let (code, reason) = sl::ERROR_REPLY;
-            sl::run_reply(ctx, sock, local, code, reason, out, fin);
+            if sl::run_reply(ctx, sock, local, code, reason, out, fin) {
+                crate::stats::count(crate::stats::Counter::SlErrReplies);
+            }
         }
         Action::Forward { host, port, proto } => {
             let f = forward::Fwd {

@@ -37,6 +37,7 @@ use crate::sip::lex;
 use crate::sip::method::Method;
 use crate::sip::msg::SipMsg;
 use crate::sip::via::Via;
+use crate::stats::{self, Counter};
 
 use super::via::{self, KeyedHash, ViaFix};
 use super::{Finish, Local, MAX_DATAGRAM, Send, warning};
@@ -233,7 +234,8 @@ fn fix_reply_via(msg: &SipMsg<'_>, fix: &ViaFix, data: &mut Vec<u8>) {
     fix.apply_to_copy(data, at, msg.value_of(h), h.value_span.start as usize);
 }
 
-/// Carries out a reply action: builds and queues it, or logs why not.
+/// Carries out a reply action: builds and queues it (true), or logs why
+/// not. Counted in the `sl` statistics either way.
 pub(crate) fn run_reply(
     ctx: &mut MsgCtx<'_, '_>,
     sock: u16,
@@ -242,7 +244,7 @@ pub(crate) fn run_reply(
     reason: &[u8],
     out: &mut Vec<Send>,
     fin: &mut Finish,
-) {
+) -> bool {
     let r = ReplyTo {
         msg: ctx.msg,
         src: ctx.src,
@@ -253,11 +255,15 @@ pub(crate) fn run_reply(
     match build_local_reply(&r, sock, local, code, reason) {
         Ok(s) => {
             fin.replies += 1;
+            stats::count_sl_reply(code);
             out.push(s);
+            true
         }
         Err(e) => {
             fin.failures += 1;
+            stats::count(Counter::SlFailures);
             ctx.log(level::L_ERR, &format!("sl: {e}"));
+            false
         }
     }
 }
@@ -307,8 +313,26 @@ pub fn reject(
 
 /// [`reject`] with another status: e.g. `513 Message Too Large` for a
 /// datagram longer than the receive buffer (only its start arrived).
-/// `reason` must be one line of printable text.
+/// `reason` must be one line of printable text. A reply queued is counted
+/// in the `sl` statistics (and as an error reply).
 pub fn reject_with(
+    data: &[u8],
+    code: u16,
+    reason: &[u8],
+    src: SocketAddr,
+    sock: u16,
+    local: &Local,
+    out: &mut Vec<Send>,
+) -> bool {
+    let queued = reject_reply(data, code, reason, src, sock, local, out);
+    if queued {
+        stats::count_sl_reply(code);
+        stats::count(Counter::SlErrReplies);
+    }
+    queued
+}
+
+fn reject_reply(
     data: &[u8],
     code: u16,
     reason: &[u8],

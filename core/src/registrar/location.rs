@@ -241,7 +241,36 @@ pub fn sort(list: &mut [Binding], order: Order) {
 
 #[repr(align(128))]
 #[derive(Debug, Default)]
-struct Stripe(RwLock<HashMap<Aor, Vec<Binding>>>);
+struct Stripe(RwLock<Shelf>);
+
+/// What a stripe's lock guards: its AoRs, and how many bindings were
+/// removed from them because they expired (usrloc's `location_expires`),
+/// counted under the lock already held for the removal.
+#[derive(Debug, Default)]
+struct Shelf {
+    aors: HashMap<Aor, Vec<Binding>>,
+    expired: u64,
+}
+
+impl std::ops::Deref for Shelf {
+    type Target = HashMap<Aor, Vec<Binding>>;
+    fn deref(&self) -> &Self::Target {
+        &self.aors
+    }
+}
+
+impl std::ops::DerefMut for Shelf {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.aors
+    }
+}
+
+/// Keeps the live bindings of `list`; returns how many dead ones went.
+fn drop_dead(list: &mut Vec<Binding>, now: u64) -> u64 {
+    let before = list.len();
+    list.retain(|b| b.alive(now));
+    (before - list.len()) as u64
+}
 
 /// One table: the bindings of every AoR, newest first per AoR.
 #[derive(Debug)]
@@ -264,7 +293,7 @@ impl Table {
         }
     }
 
-    fn stripe(&self, aor: &[u8]) -> &RwLock<HashMap<Aor, Vec<Binding>>> {
+    fn stripe(&self, aor: &[u8]) -> &RwLock<Shelf> {
         let h = self.hasher.hash_one(aor) as usize;
         &self.stripes[h % STRIPES].0
     }
@@ -282,14 +311,15 @@ impl Table {
                 list.clone()
             } else {
                 drop(map);
-                let mut map = lock.write();
-                let Some(list) = map.get_mut(aor) else {
+                let mut guard = lock.write();
+                let shelf = &mut *guard;
+                let Some(list) = shelf.aors.get_mut(aor) else {
                     return Vec::new();
                 };
-                list.retain(|b| b.alive(now));
+                shelf.expired += drop_dead(list, now);
                 let out = list.clone();
                 if list.is_empty() {
-                    map.remove(aor);
+                    shelf.aors.remove(aor);
                 }
                 out
             }
@@ -310,10 +340,12 @@ impl Table {
     /// removed) under the stripe's write lock: the whole change is atomic.
     /// An empty list left by `f` removes the AoR.
     pub fn update<R>(&self, aor: &[u8], now: u64, f: impl FnOnce(&mut Vec<Binding>) -> R) -> R {
-        let mut map = self.stripe(aor).write();
+        let mut guard = self.stripe(aor).write();
+        let shelf = &mut *guard;
+        let map = &mut shelf.aors;
         match map.get_mut(aor) {
             Some(list) => {
-                list.retain(|b| b.alive(now));
+                shelf.expired += drop_dead(list, now);
                 let r = f(list);
                 if list.is_empty() {
                     map.remove(aor);
@@ -359,15 +391,23 @@ impl Table {
             if !s.0.read().values().flatten().any(|b| !b.alive(now)) {
                 continue;
             }
-            let mut map = s.0.write();
-            map.retain(|_, list| {
-                let before = list.len();
-                list.retain(|b| b.alive(now));
-                n += before - list.len();
+            let mut guard = s.0.write();
+            let shelf = &mut *guard;
+            let mut gone = 0;
+            shelf.aors.retain(|_, list| {
+                gone += drop_dead(list, now);
                 !list.is_empty()
             });
+            shelf.expired += gone;
+            n += gone as usize;
         }
         n
+    }
+
+    /// Bindings removed so far because they expired (by a sweep or met
+    /// dead by a read or a change), since the table was made.
+    pub fn expired(&self) -> u64 {
+        self.stripes.iter().map(|s| s.0.read().expired).sum()
     }
 
     /// Number of AoRs (live or not yet swept).
@@ -541,6 +581,13 @@ impl Location {
             .insert(alias, Binding::new(target, PERMANENT), now());
     }
 
+    /// AoRs in every table, live or not yet swept (usrloc's
+    /// `registered_users`).
+    pub fn users(&self) -> usize {
+        let others: usize = self.others.read().iter().map(|(_, t)| t.aors()).sum();
+        self.location.aors() + self.aliases.aors() + others
+    }
+
     /// Removes the bindings of every table dead at `now` (Unix seconds);
     /// returns how many.
     pub fn expire(&self, now: u64) -> usize {
@@ -600,6 +647,8 @@ mod tests {
         assert!(t.get(b"alice", 200, Order::Q).is_empty());
         assert_eq!(t.aors(), 0);
         assert!(t.get(b"bob", 0, Order::Q).is_empty());
+        // Each binding removed dead was counted once.
+        assert_eq!(t.expired(), 3);
     }
 
     #[test]
@@ -611,7 +660,14 @@ mod tests {
             .unwrap()
             .insert(b"c", b("sip:c@1", 100, None), 0);
         l.add_alias(b"800", b"sip:a@example.com");
+        assert_eq!(l.users(), 4);
         assert_eq!(l.expire(150), 2);
+        assert_eq!(l.users(), 2);
+        assert_eq!(l.location().expired(), 1);
+        // A change meets a dead binding: counted too.
+        l.location().update(b"b", 400, |_| ());
+        assert_eq!(l.location().expired(), 2);
+        l.location().insert(b"b", b("sip:b@1", 300, None), 0);
         assert_eq!(l.location().aors(), 1);
         assert_eq!(l.table(b"other").unwrap().aors(), 0);
         assert_eq!(l.aliases().bindings(), 1);

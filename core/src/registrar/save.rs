@@ -34,6 +34,7 @@
 use crate::script::{Action, Args, MsgCtx, Ret, level};
 use crate::sip::header::HeaderName;
 use crate::sip::method::Method;
+use crate::stats::{self, Counter};
 
 use super::location::{Binding, BindingText, FL_NAT, HARD_MAX_BINDINGS, now, sort};
 use super::{Params, aor_of, table};
@@ -293,6 +294,7 @@ fn save_with(ctx: &mut MsgCtx<'_, '_>, args: &Args<'_>, reply: bool) -> Ret {
         Some(_) => {}
     }
     let Some(table) = table(ctx, args) else {
+        stats::count(Counter::RejectedRegs);
         if reply {
             ctx.actions.push(Action::ReplyError);
         }
@@ -314,6 +316,7 @@ fn save_with(ctx: &mut MsgCtx<'_, '_>, args: &Args<'_>, reply: bool) -> Ret {
     });
     match result {
         Ok((bindings, echo_path)) => {
+            stats::count(Counter::AcceptedRegs);
             if reply {
                 for b in &bindings {
                     let mut line = Vec::with_capacity(b.contact().len() + 32);
@@ -338,6 +341,7 @@ fn save_with(ctx: &mut MsgCtx<'_, '_>, args: &Args<'_>, reply: bool) -> Ret {
             Ret::Code(1)
         }
         Err(r) => {
+            stats::count(Counter::RejectedRegs);
             ctx.log(
                 level::L_INFO,
                 &format!("{fname}(): {} {} ({})", r.code, r.reason, r.info),

@@ -22,7 +22,7 @@ pub mod timer;
 use std::net::{SocketAddr, UdpSocket};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use ser_cfg::ir::RouteId;
@@ -33,7 +33,8 @@ use crate::script::ctx::{Config, MsgCtx, Proto, level};
 use crate::script::{Completion, Detached, Outcome, Pending, Resume, Script, Suspension};
 use crate::sip::limits::Limits;
 use crate::sip::msg::{SipMsg, Transport};
-use crate::tm::{self, Tm, TmStats};
+use crate::stats::{self, Board, Counter, Snapshot};
+use crate::tm::{self, Tm};
 
 use handoff::{Handoff, Links};
 use mailbox::Mailbox;
@@ -58,9 +59,9 @@ pub struct Shared {
     pub reply_route: Option<RouteId>,
     /// Set by the main thread to stop every shard.
     pub stop: AtomicBool,
-    /// Live transactions per shard, written by each shard once per turn
-    /// (read by the main thread for the statistics).
-    pub live_transactions: Vec<AtomicU64>,
+    /// Every shard's counters, published once per turn; the statistics
+    /// are read from here ([`crate::stats`]).
+    pub stats: Board,
 }
 
 impl Shared {
@@ -76,49 +77,16 @@ impl Shared {
 
     /// Live transactions of all shards, as last published.
     pub fn live_transactions(&self) -> u64 {
-        self.live_transactions
-            .iter()
-            .map(|a| a.load(Ordering::Relaxed))
-            .sum()
+        self.stats.live_transactions()
     }
-}
 
-/// Counters of one shard, printed at exit.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Stats {
-    /// Datagrams received from the sockets.
-    pub received: u64,
-    /// Messages handed to their owner shard.
-    pub handed_off: u64,
-    /// Messages other shards handed to this one.
-    pub handed_in: u64,
-    /// Datagrams sent.
-    pub sent: u64,
-    pub send_errors: u64,
-    /// Datagrams that were not SIP (or cut by the buffer size).
-    pub bad: u64,
-    /// Messages handled here because the owner's ring was full.
-    pub ring_full: u64,
-    /// Eventfd writes to wake other shards.
-    pub wakeups: u64,
-    /// Messages whose handling panicked (a bug; logged).
-    pub panics: u64,
-    /// The transaction layer's counters.
-    pub tm: TmStats,
-}
-
-impl Stats {
-    pub fn add(&mut self, o: &Stats) {
-        self.received += o.received;
-        self.handed_off += o.handed_off;
-        self.handed_in += o.handed_in;
-        self.sent += o.sent;
-        self.send_errors += o.send_errors;
-        self.bad += o.bad;
-        self.ring_full += o.ring_full;
-        self.wakeups += o.wakeups;
-        self.panics += o.panics;
-        self.tm.add(&o.tm);
+    /// What the statistics are read from.
+    pub fn stats_source(&self) -> stats::Source<'_> {
+        stats::Source {
+            board: &self.stats,
+            location: &self.config.location,
+            registrar: &self.config.registrar,
+        }
     }
 }
 
@@ -155,7 +123,6 @@ struct Worker {
     timers: TimerWheel<Timer>,
     tm: Tm,
     sends: Vec<proxy::Send>,
-    stats: Stats,
     next_msg_id: u64,
     /// Answers to offloaded work, posted by other threads.
     mailbox: Arc<Mailbox>,
@@ -164,7 +131,8 @@ struct Worker {
     next_token: u64,
 }
 
-/// Runs shard `id` until [`Shared::stop`]; returns its counters. `sockets`
+/// Runs shard `id` until [`Shared::stop`]; returns its counters (those it
+/// published last, with what it sent while stopping). `sockets`
 /// are this shard's sockets (one per listen address, same order on every
 /// shard); `started` gets the driver's start-up result once.
 pub fn run(
@@ -173,13 +141,13 @@ pub fn run(
     sockets: Vec<UdpSocket>,
     backend: Backend,
     started: std::sync::mpsc::Sender<Started>,
-) -> Stats {
+) -> Snapshot {
     let id = links.id;
     let (mut driver, note) = match Driver::open(sockets, links.waker().fd(), backend) {
         Ok(d) => d,
         Err(e) => {
             let _ = started.send(Err(format!("shard {id}: cannot start its I/O: {e}")));
-            return Stats::default();
+            return Snapshot::default();
         }
     };
     let _ = started.send(Ok((driver.backend(), note)));
@@ -192,7 +160,6 @@ pub fn run(
         timers: TimerWheel::new(Instant::now()),
         tm: Tm::new(Instant::now(), max_tx),
         sends: Vec::new(),
-        stats: Stats::default(),
         next_msg_id: (id as u64) << 48,
         mailbox: Arc::new(Mailbox::new(links_wakers, id)),
         waiting: std::collections::HashMap::new(),
@@ -215,9 +182,7 @@ pub fn run(
             (a, b) => a.or(b),
         };
         let timeout = deadline.map(|d| d.saturating_duration_since(Instant::now()));
-        if let Some(live) = w.shared.live_transactions.get(id) {
-            live.store(w.tm.live() as u64, Ordering::Relaxed);
-        }
+        w.shared.stats.publish(id, &w.tm.stats());
         w.links.waker().going_to_sleep();
         let r = if w.links.has_inbound() || w.mailbox.has_items() {
             // Something arrived meanwhile: send, but do not block.
@@ -231,22 +196,23 @@ pub fn run(
         }
         match driver.poll(&mut out, |rcv, out| w.on_datagram(rcv, out)) {
             Ok(t) => {
-                w.stats.sent += t.sent as u64;
-                w.stats.send_errors += t.send_errors as u64;
+                stats::count_n(Counter::Sent, t.sent as u64);
+                stats::count_n(Counter::SendErrors, t.send_errors as u64);
             }
             Err(e) => w.log(level::L_ERR, &format!("I/O poll failed: {e}")),
         }
-        w.stats.wakeups += w.links.wake_peers() as u64;
-        w.stats.send_errors += out.take_overflow();
+        stats::count_n(Counter::Wakeups, w.links.wake_peers() as u64);
+        stats::count_n(Counter::SendErrors, out.take_overflow());
     }
-    w.stats.tm = w.tm.stats();
     // Stopping: what is queued still goes out.
     let before = out.len() as u64;
     match driver.flush(&mut out) {
-        Ok(()) => w.stats.sent += before,
+        Ok(()) => stats::count_n(Counter::Sent, before),
         Err(e) => w.log(level::L_ERR, &format!("flush at exit failed: {e}")),
     }
-    w.stats
+    let tm = w.tm.stats();
+    w.shared.stats.publish(id, &tm);
+    Snapshot::local(tm)
 }
 
 impl Worker {
@@ -263,7 +229,7 @@ impl Worker {
         self.links
             .drain_inbound(INBOUND_PER_TURN, |h| taken.push(h));
         for h in taken {
-            self.stats.handed_in += 1;
+            stats::count(Counter::HandedIn);
             self.guarded(h.src, |w| w.on_owned_bytes(&h.data, h.sock, h.src, out));
         }
     }
@@ -288,7 +254,7 @@ impl Worker {
         if let Err(p) = catch_unwind(AssertUnwindSafe(|| {
             self.tm.fire(now, &env, &mut self.sends)
         })) {
-            self.stats.panics += 1;
+            stats::count(Counter::Panics);
             self.log(
                 level::L_CRIT,
                 &format!("BUG: a transaction timer panicked ({})", panic_text(&*p)),
@@ -323,7 +289,7 @@ impl Worker {
     /// bad message never takes the shard down silently.
     fn guarded(&mut self, src: SocketAddr, f: impl FnOnce(&mut Worker)) {
         if let Err(p) = catch_unwind(AssertUnwindSafe(|| f(self))) {
-            self.stats.panics += 1;
+            stats::count(Counter::Panics);
             let what = panic_text(&*p);
             self.log(
                 level::L_CRIT,
@@ -335,11 +301,16 @@ impl Worker {
     /// A datagram from a socket: parse, find the owner, hand over or
     /// handle.
     fn on_datagram(&mut self, rcv: Received<'_>, out: &mut Outbox) {
-        self.stats.received += 1;
+        stats::count(Counter::Received);
         if rcv.truncated {
             // Only its start arrived: a request gets `513 Message Too
             // Large` (from what its headers say), anything else nothing.
-            self.stats.bad += 1;
+            stats::count(Counter::NotSip);
+            stats::count(if rcv.data.starts_with(b"SIP/") {
+                Counter::ErrReplies
+            } else {
+                Counter::ErrRequests
+            });
             self.log(
                 level::L_WARN,
                 &format!(
@@ -380,10 +351,10 @@ impl Worker {
             };
             match self.links.send(o, h) {
                 Ok(()) => {
-                    self.stats.handed_off += 1;
+                    stats::count(Counter::HandedOff);
                     return;
                 }
-                Err(_) => self.stats.ring_full += 1,
+                Err(_) => stats::count(Counter::RingFull),
             }
         }
         self.guarded(src, |w| w.on_parsed(data, &parsed, sock, src, out));
@@ -408,7 +379,7 @@ impl Worker {
         let msg = match parsed {
             Ok(m) => m,
             Err(e) => {
-                self.stats.bad += 1;
+                count_refused(data, e);
                 if shared.config.debug() >= level::L_DBG {
                     self.log(
                         level::L_DBG,
@@ -421,7 +392,8 @@ impl Worker {
             }
         };
         let local_addr = self.local_addr(sock);
-        if msg.is_request() {
+        if let Some(method) = msg.method() {
+            stats::count_request(&method);
             // Retransmissions and ACKs of negative replies end in the
             // transaction layer...
             let facts = match self.tm.on_request(msg, &mut self.sends) {
@@ -433,9 +405,10 @@ impl Worker {
             };
             // ...and the ACK to a reply sl sent ends here, as in SER's sl
             // module.
-            if matches!(msg.method(), Some(crate::sip::method::Method::Ack))
+            if matches!(method, crate::sip::method::Method::Ack)
                 && proxy::sl::is_local_ack(msg, &shared.local)
             {
+                stats::count(Counter::SlAcks);
                 return;
             }
             let mut ctx = MsgCtx::new(msg, &shared.config, src, local_addr, Proto::Udp);
@@ -444,6 +417,9 @@ impl Worker {
             self.next_msg_id += 1;
             let outcome = shared.script.run_main(&mut ctx);
             self.after_request(ctx, outcome, sock, out);
+            if msg.ruri_failed() {
+                stats::count(Counter::BadUris);
+            }
         } else {
             self.on_reply(msg, sock, src, out);
         }
@@ -470,7 +446,10 @@ impl Worker {
         match outcome {
             // `drop` ends the script as `exit` does; what it asked before
             // (a reply, a forward) still happens, as in SER.
-            Outcome::Finished { .. } => {
+            Outcome::Finished { dropped, .. } => {
+                if dropped {
+                    stats::count(Counter::DropRequests);
+                }
                 let env = shared.env();
                 self.tm
                     .finish_request(&mut ctx, sock, &env, &mut self.sends);
@@ -488,6 +467,7 @@ impl Worker {
                 );
                 match pending {
                     Pending::Sleep { .. } if self.timers.len() >= MAX_PARKED => {
+                        stats::count(Counter::DropRequests);
                         ctx.log(
                             level::L_ERR,
                             &format!(
@@ -505,6 +485,7 @@ impl Worker {
                         self.timers.insert(until, Timer::Resume(Box::new(parked)));
                     }
                     Pending::Token { kind, .. } => {
+                        stats::count(Counter::DropRequests);
                         ctx.log(
                         level::L_ERR,
                         &format!("script waits for `{kind}`, which nothing answers yet; message dropped"),
@@ -519,7 +500,7 @@ impl Worker {
                             ),
                         );
                         let outcome = shared.script.resume(s_rest, &mut ctx, -1);
-                        return self.after_request(ctx, outcome, sock, out);
+                        self.after_request(ctx, outcome, sock, out);
                     }
                     Pending::Offload(o) => {
                         let token = self.next_token;
@@ -566,10 +547,17 @@ impl Worker {
     fn on_reply(&mut self, msg: &SipMsg<'_>, sock: SockId, src: SocketAddr, out: &mut Outbox) {
         let shared = self.shared.clone();
         let local_addr = self.local_addr(sock);
+        stats::count_reply(
+            msg.status().unwrap_or(0),
+            msg.cseq().ok().map(|c| &c.method),
+        );
         let mut ctx = MsgCtx::new(msg, &shared.config, src, local_addr, Proto::Udp);
         if let Some(r) = shared.reply_route {
             match shared.script.run(r, &mut ctx) {
-                Outcome::Finished { dropped: true, .. } => return,
+                Outcome::Finished { dropped: true, .. } => {
+                    stats::count(Counter::DropReplies);
+                    return;
+                }
                 Outcome::Finished { .. } => {}
                 Outcome::Suspended(_) => {
                     ctx.log(
@@ -597,13 +585,17 @@ impl Worker {
             &mut self.sends,
         );
         ctx.recycle();
-        if let Err(why) = forwarded
-            && shared.config.debug() >= level::L_DBG
-        {
-            self.log(
-                level::L_DBG,
-                &format!("reply from {src} not forwarded: {why}"),
-            );
+        match forwarded {
+            Ok(()) => stats::count(Counter::FwdReplies),
+            Err(why) => {
+                stats::count(Counter::DropReplies);
+                if shared.config.debug() >= level::L_DBG {
+                    self.log(
+                        level::L_DBG,
+                        &format!("reply from {src} not forwarded: {why}"),
+                    );
+                }
+            }
         }
         self.flush_sends(out);
     }
@@ -613,6 +605,45 @@ impl Worker {
         for s in self.sends.drain(..) {
             out.push(s.sock, s.dst, s.data);
         }
+    }
+}
+
+/// Counts a message the parser refused: as a request or a reply by its
+/// first bytes, and by what was wrong (the Request-URI, a header). A
+/// keep-alive (nothing but CR, LF, spaces or NULs, as phones behind NATs
+/// send) is not SIP but no error either.
+fn count_refused(data: &[u8], e: &crate::sip::error::ParseError) {
+    use crate::sip::error::Where;
+    stats::count(Counter::NotSip);
+    if data.iter().all(|b| matches!(b, b'\r' | b'\n' | b' ' | 0)) {
+        return;
+    }
+    stats::count(if data.starts_with(b"SIP/") {
+        Counter::ErrReplies
+    } else {
+        Counter::ErrRequests
+    });
+    match e.what {
+        Where::RequestUri => stats::count(Counter::BadUris),
+        Where::Header
+        | Where::HeaderName
+        | Where::Via
+        | Where::From
+        | Where::To
+        | Where::CallId
+        | Where::CSeq
+        | Where::Contact
+        | Where::Route
+        | Where::RecordRoute
+        | Where::MaxForwards
+        | Where::ContentLength
+        | Where::ContentType
+        | Where::Expires
+        | Where::Auth
+        | Where::OptionTags
+        | Where::Uri
+        | Where::NameAddr => stats::count(Counter::BadMsgHdr),
+        _ => {}
     }
 }
 

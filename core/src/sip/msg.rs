@@ -453,6 +453,12 @@ impl<'a> SipMsg<'a> {
             .map_err(|e| *e)
     }
 
+    /// Whether the Request-URI was parsed (by [`SipMsg::ruri`]) and
+    /// refused; false when nobody asked for it yet.
+    pub fn ruri_failed(&self) -> bool {
+        matches!(self.cache.ruri.get(), Some(Err(_)))
+    }
+
     /// The Call-ID value (required).
     pub fn call_id(&self) -> Result<&'a [u8]> {
         let h = self

@@ -75,6 +75,7 @@ use crate::sip::builder::Edits;
 use crate::sip::limits::Limits;
 use crate::sip::method::Method;
 use crate::sip::msg::{SipMsg, Transport};
+use crate::stats::{self, Counter};
 
 /// Most branches one transaction may have (parallel and serial together).
 pub const MAX_BRANCHES: usize = 32;
@@ -116,6 +117,16 @@ pub struct TmStats {
     pub canceled: u64,
     /// Requests refused because the table was full.
     pub refused: u64,
+    /// Replies received that matched a branch (or a CANCEL we sent).
+    pub received: u64,
+    /// Transactions removed.
+    pub freed: u64,
+    /// Live transactions that have sent their final reply and stay to
+    /// absorb retransmissions (or wait for the ACK): a gauge.
+    pub waiting: u64,
+    /// Transactions by the class of their first final reply sent
+    /// upstream, 2xx to 6xx.
+    pub completed: [u64; 5],
 }
 
 impl TmStats {
@@ -128,6 +139,12 @@ impl TmStats {
         self.timeouts += o.timeouts;
         self.canceled += o.canceled;
         self.refused += o.refused;
+        self.received += o.received;
+        self.freed += o.freed;
+        self.waiting += o.waiting;
+        for (a, b) in self.completed.iter_mut().zip(o.completed) {
+            *a += b;
+        }
     }
 }
 
@@ -671,7 +688,7 @@ impl Tm {
         let Some(id) = *cell else {
             // No room for a transaction: a stateless 500.
             let mut fin = Finish::default();
-            sl::run_reply(
+            if sl::run_reply(
                 ctx,
                 sock,
                 env.local,
@@ -679,7 +696,9 @@ impl Tm {
                 b"Server Internal Error",
                 out,
                 &mut fin,
-            );
+            ) {
+                stats::count(Counter::SlErrReplies);
+            }
             return;
         };
         let auto_100 = ctx.tm.auto_100.unwrap_or(env.config.tm.auto_inv_100);
@@ -1017,6 +1036,7 @@ impl Tm {
             None => return false,
         };
         self.run(id, Who::Uac(b), acts, None, out);
+        stats::count(Counter::FwdRequests);
         true
     }
 
@@ -1163,6 +1183,7 @@ impl Tm {
         let Some(cell) = self.cells.get_mut(r.cell) else {
             return false;
         };
+        self.stats.received += 1;
         let Some(u) = cell.branches.get_mut(r.branch as usize) else {
             return false;
         };
@@ -1227,7 +1248,10 @@ impl Tm {
             *edits = std::mem::take(&mut ctx.edits);
             ctx.recycle();
             match outcome {
-                Outcome::Finished { dropped: true, .. } if code < 200 => return,
+                Outcome::Finished { dropped: true, .. } if code < 200 => {
+                    stats::count(Counter::DropReplies);
+                    return;
+                }
                 Outcome::Suspended(_) => {
                     Self::log(
                         env,
@@ -1330,6 +1354,13 @@ impl Tm {
             return;
         }
         cell.reply = Some(send);
+        if code >= 200 && cell.final_code == 0 {
+            self.stats.waiting += 1;
+            let class = usize::from(code / 100).saturating_sub(2);
+            if let Some(n) = self.stats.completed.get_mut(class) {
+                *n += 1;
+            }
+        }
         if code >= 200 && (cell.final_code == 0 || code < 300) {
             cell.final_code = code;
         }
@@ -1337,6 +1368,7 @@ impl Tm {
             self.stats.local += 1;
         } else {
             self.stats.relayed += 1;
+            stats::count(Counter::FwdReplies);
         }
         self.run(id, Who::Uas, acts, None, out);
     }
@@ -1825,6 +1857,10 @@ impl Tm {
         let Some(mut cell) = self.cells.remove(id) else {
             return;
         };
+        self.stats.freed += 1;
+        if cell.final_code != 0 {
+            self.stats.waiting = self.stats.waiting.saturating_sub(1);
+        }
         cell.uas_timers.cancel_all(&mut self.wheel);
         if let Some(t) = cell.life.take() {
             self.wheel.cancel(t);

@@ -200,44 +200,6 @@ fn psx(c: &mut Call<'_>, w: &mut Writer) -> RpcResult {
     Ok(())
 }
 
-/// A `kB` field of a `/proc` status file, in bytes.
-fn proc_kb(text: &str, field: &str) -> Option<u64> {
-    let line = text.lines().find(|l| l.starts_with(field))?;
-    let kb = line
-        .get(field.len()..)?
-        .trim()
-        .trim_end_matches("kB")
-        .trim()
-        .parse::<u64>()
-        .ok()?;
-    Some(kb * 1024)
-}
-
-/// The memory the router can use: the cgroup's limit when there is one,
-/// else the machine's.
-fn memory_total() -> u64 {
-    let cg = std::fs::read_to_string("/sys/fs/cgroup/memory.max")
-        .ok()
-        .and_then(|s| s.trim().parse::<u64>().ok());
-    let machine = std::fs::read_to_string("/proc/meminfo")
-        .ok()
-        .and_then(|s| proc_kb(&s, "MemTotal:"))
-        .unwrap_or(0);
-    match cg {
-        Some(l) if l < machine || machine == 0 => l,
-        _ => machine,
-    }
-}
-
-/// Resident and peak resident memory of the process, in bytes.
-pub(crate) fn resident() -> (u64, u64) {
-    let s = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    (
-        proc_kb(&s, "VmRSS:").unwrap_or(0),
-        proc_kb(&s, "VmHWM:").unwrap_or(0),
-    )
-}
-
 fn shmmem(c: &mut Call<'_>, w: &mut Writer) -> RpcResult {
     let shift = match c
         .params
@@ -252,16 +214,15 @@ fn shmmem(c: &mut Call<'_>, w: &mut Writer) -> RpcResult {
         Some("g") | Some("gb") => 30,
         Some(_) => return Err(Fault::new(500, "bad param, (use b|k|m|g)")),
     };
-    let total = memory_total();
-    let (rss, hwm) = resident();
+    let mem = crate::stats::memory();
     w.struct_start();
     for (name, v) in [
-        ("total", total),
-        ("free", total.saturating_sub(rss)),
-        ("used", rss),
-        ("real_used", rss),
-        ("max_used", hwm),
-        ("fragments", 0),
+        ("total", mem.total),
+        ("free", mem.free),
+        ("used", mem.used),
+        ("real_used", mem.real_used),
+        ("max_used", mem.max_used),
+        ("fragments", mem.fragments),
     ] {
         w.name(name).count(v >> shift);
     }

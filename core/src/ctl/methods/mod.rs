@@ -3,10 +3,12 @@
 //!
 //! - [`core`]: `system.*`, `core.*` and `ctl.*`;
 //! - [`ul`]: the location table (`ul.*`);
-//! - [`cfg`]: run-time configuration (`cfg.*`).
+//! - [`cfg`]: run-time configuration (`cfg.*`);
+//! - [`stats`]: statistics (`stats.*`, `cnt.*`, `tm.stats`, `sl.stats`).
 
 pub mod cfg;
 pub mod core;
+pub mod stats;
 pub mod ul;
 
 use super::binrpc::Writer;
@@ -29,7 +31,7 @@ pub(crate) const fn m(
 }
 
 /// Every family's table.
-const FAMILIES: &[&[Method]] = &[core::METHODS, ul::METHODS, cfg::METHODS];
+const FAMILIES: &[&[Method]] = &[core::METHODS, ul::METHODS, cfg::METHODS, stats::METHODS];
 
 /// Every method, sorted by name (byte-wise, as `system.listMethods` sends
 /// them).
