@@ -2,5 +2,9 @@
 //! script glue.
 //!
 //! - [`digest`]: HA1, HA2, `response`, MD5 and SHA-256, `-sess`.
+//! - [`nonce`]: self-contained signed nonces.
+//! - [`nc`]: replay protection (nonce counts, one-time nonces).
 
 pub mod digest;
+pub mod nc;
+pub mod nonce;
