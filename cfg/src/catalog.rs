@@ -512,6 +512,7 @@ const AUTH: ModuleSig = ModuleSig {
         ps("realm_prefix", "Prefix removed from the realm."),
         ps("rpid_avp", "AVP that holds the RPID."),
         ps("qop", "qop value offered in challenges (SER 2.x, Kamailio)."),
+        ps("algorithm", "Digest algorithm(s) challenges offer: MD5, SHA-256, or both (Kamailio)."),
         pi("nonce_count", "Check the nonce count (replay protection)."),
         pi("one_time_nonce", "Accept each nonce once only."),
         pi("nid_pool_no", "Number of nonce-id pools."),
