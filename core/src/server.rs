@@ -311,6 +311,22 @@ fn start(program: Program, opts: &Options, settings: &cli::ProcessSettings) -> R
             .add_myself(&host, spec.port)
             .map_err(|e| format!("alias={al}: {e}"))?;
     }
+    // The auth modules: nonce key, nc table and credentials cache shared
+    // by every shard.
+    if program
+        .modules
+        .iter()
+        .any(|m| matches!(program.str(m.name), "auth" | "auth_db"))
+    {
+        let params = crate::auth::Params::from_program(&program);
+        let auth = crate::auth::Auth::new(params, crate::registrar::location::now())
+            .map_err(|e| format!("auth: cannot draw a nonce key: {e}"))?;
+        config.auth = Some(Arc::new(crate::auth::AuthModule {
+            auth,
+            store: None,
+            dialect: program.dialect,
+        }));
+    }
     let local = Local {
         sockets: sockets_info,
         sip_warning: g.sip_warning,

@@ -20,6 +20,7 @@
 pub mod cache;
 pub mod challenge;
 pub mod digest;
+pub mod funcs;
 pub mod nc;
 pub mod nonce;
 
@@ -38,6 +39,7 @@ use crate::sip::{Method, SipMsg, Span};
 pub use cache::{CacheParams, CacheStats, Cached, CredCache, CredKey, Stored};
 pub use challenge::{ChallengeSpec, Kind, Offer, QopOffer, realm_of};
 pub use digest::{Digest, Hash, Hex, Malformed};
+pub use funcs::{Accepted, AuthModule, CredentialStore, MsgAuth};
 pub use nc::{NcCheck, NcTable};
 pub use nonce::{NONCE_LEN, NonceCheck, NonceKey, Nonces};
 

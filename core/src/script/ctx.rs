@@ -446,6 +446,9 @@ pub struct Config {
     pub registrar: crate::registrar::Params,
     /// `tm` module parameters.
     pub tm: crate::tm::Params,
+    /// The auth modules (`auth`, `auth_db`), set up at start when the
+    /// config loads them.
+    pub auth: Option<std::sync::Arc<crate::auth::AuthModule>>,
     /// `modparam("rr", "enable_full_lr", 1)`: our Record-Routes say
     /// `;lr=on` instead of `;lr` (default off).
     pub rr_full_lr: bool,
@@ -470,6 +473,7 @@ impl Default for Config {
             location: Default::default(),
             registrar: Default::default(),
             tm: Default::default(),
+            auth: None,
             rr_full_lr: false,
             rr_append_fromtag: true,
             fr_timer_ms: Knob::new(-1),
@@ -702,6 +706,9 @@ pub struct MsgCtx<'m, 'a> {
     /// one the request came in on gets a second Record-Route with that
     /// socket's address on top (double Record-Route).
     pub rr_tail: Option<Vec<u8>>,
+    /// What `www_authorize` & co. found for this message (for
+    /// `consume_credentials`, `check_to`, the next challenge's `stale`).
+    pub auth: crate::auth::MsgAuth,
 }
 
 impl<'m, 'a> MsgCtx<'m, 'a> {
@@ -737,6 +744,7 @@ impl<'m, 'a> MsgCtx<'m, 'a> {
             routed_params: None,
             tm: crate::tm::TmCtx::default(),
             rr_tail: None,
+            auth: Default::default(),
         }
     }
 

@@ -38,6 +38,7 @@ pub struct Detached {
     routed_params: Option<Vec<u8>>,
     tm: crate::tm::TmCtx,
     rr_tail: Option<Vec<u8>>,
+    auth: crate::auth::MsgAuth,
 }
 
 impl MsgCtx<'_, '_> {
@@ -66,6 +67,7 @@ impl MsgCtx<'_, '_> {
             routed_params: self.routed_params,
             tm: self.tm,
             rr_tail: self.rr_tail,
+            auth: self.auth,
         }
     }
 }
@@ -104,6 +106,7 @@ impl Detached {
             routed_params: self.routed_params,
             tm: self.tm,
             rr_tail: self.rr_tail,
+            auth: self.auth,
         }
     }
 }

@@ -456,6 +456,39 @@ pub static BUILTINS: &[(&str, &str, BuiltinFn)] = &[
         crate::tm::funcs::t_set_auto_inv_100,
     ),
     ("siputils", "has_totag", crate::proxy::rr::has_totag),
+    (
+        "auth_db",
+        "www_authorize",
+        crate::auth::funcs::www_authorize,
+    ),
+    (
+        "auth_db",
+        "proxy_authorize",
+        crate::auth::funcs::proxy_authorize,
+    ),
+    (
+        "auth_db",
+        "www_authenticate",
+        crate::auth::funcs::www_authenticate,
+    ),
+    (
+        "auth_db",
+        "proxy_authenticate",
+        crate::auth::funcs::proxy_authenticate,
+    ),
+    ("auth", "www_challenge", crate::auth::funcs::www_challenge),
+    (
+        "auth",
+        "proxy_challenge",
+        crate::auth::funcs::proxy_challenge,
+    ),
+    (
+        "auth",
+        "consume_credentials",
+        crate::auth::funcs::consume_credentials,
+    ),
+    ("uri_db", "check_to", crate::auth::funcs::check_to),
+    ("uri_db", "check_from", crate::auth::funcs::check_from),
 ];
 
 /// Whether a built-in implements `module`'s `name`.
