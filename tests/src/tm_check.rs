@@ -83,7 +83,7 @@ fn world() -> &'static World {
         let mut config = Config::from_program(script.program());
         config.add_myself("192.0.2.13", Some(5060)).expect("myself");
         // Quiet: the layer's error lines would flood the fuzzer's output.
-        config.debug = -100;
+        config.set_debug(-100);
         let local = Local {
             sockets: vec![LocalSocket::new("192.0.2.13:5060".parse().expect("v4"))],
             sip_warning: false,
