@@ -205,7 +205,14 @@ impl Writer {
     /// DOUBLE: the value times 1000 as a signed 64-bit integer; the header
     /// nibble is the plain byte count (0-8).
     pub fn double(&mut self, v: f64) -> &mut Writer {
-        let fixed = (v * 1000.0) as i64;
+        self.double_fixed((v * 1000.0) as i64)
+    }
+
+    /// DOUBLE from its wire value (the number times 1000). `sercmd` uses
+    /// it to send exactly what `kamcmd` sends for values a plain cast
+    /// cannot give (C turns an infinite or out-of-range double into
+    /// `i64::MIN`, Rust saturates).
+    pub fn double_fixed(&mut self, fixed: i64) -> &mut Writer {
         let n = if fixed < 0 {
             8
         } else {
@@ -583,6 +590,28 @@ mod tests {
             );
             assert_eq!(decode(bytes), Ok(vec![Value::Double(v)]));
         }
+    }
+
+    #[test]
+    fn raw_fixed_point_doubles() {
+        assert_eq!(
+            body(|w| {
+                w.double_fixed(i64::MIN);
+            }),
+            [0x82, 0x80, 0, 0, 0, 0, 0, 0, 0]
+        );
+        assert_eq!(
+            body(|w| {
+                w.double_fixed(1500);
+            }),
+            [0x22, 0x05, 0xdc]
+        );
+        assert_eq!(
+            body(|w| {
+                w.double_fixed(0);
+            }),
+            [0x02]
+        );
     }
 
     #[test]
