@@ -14,7 +14,9 @@
 //!   other DOUBLE with six decimals (`%f`), STR and BYTES as raw bytes;
 //! - a fault is `error: CODE - MSG`, printed with the format
 //!   `%v - %v\n` after `error: `;
-//! - a body that ends inside a struct just ends (no error).
+//! - a body that ends inside a struct just ends (no error);
+//! - with a format, a malformed record ends the output with the text
+//!   that comes before its `%v` and a newline.
 //!
 //! A malformed record gives kamcmd's error line
 //! `while parsing the record N, @OFF: XX : reason`, where N counts a
@@ -111,7 +113,8 @@ struct Formatter<'f> {
 }
 
 impl Formatter<'_> {
-    fn record(&mut self, out: &mut Vec<u8>, rec: &[u8]) {
+    /// Prints the text up to the next `%v` and takes that `%v`.
+    fn up_to_value(&mut self, out: &mut Vec<u8>) {
         // Every format holds a `%v`, so this ends within one turn.
         for _ in 0..=self.pieces.len() {
             if self.at >= self.pieces.len() {
@@ -121,13 +124,14 @@ impl Formatter<'_> {
             self.at += 1;
             match p {
                 Some(Piece::Text(t)) => out.extend_from_slice(t),
-                Some(Piece::Value) => {
-                    out.extend_from_slice(rec);
-                    return;
-                }
-                None => return,
+                Some(Piece::Value) | None => return,
             }
         }
+    }
+
+    fn record(&mut self, out: &mut Vec<u8>, rec: &[u8]) {
+        self.up_to_value(out);
+        out.extend_from_slice(rec);
     }
 
     fn finish(&mut self, out: &mut Vec<u8>) {
@@ -372,7 +376,18 @@ pub fn print_body(
                 at: 0,
             };
             let mut rec = Vec::new();
-            while let Some(it) = recs.next()? {
+            loop {
+                let it = match recs.next() {
+                    Ok(Some(it)) => it,
+                    Ok(None) => break,
+                    Err(e) => {
+                        // kamcmd prints the text meant to come before
+                        // the bad record, then ends the line.
+                        fm.up_to_value(out);
+                        out.push(b'\n');
+                        return Err(e);
+                    }
+                };
                 rec.clear();
                 if let Some(n) = it.name {
                     rec.extend_from_slice(n);
@@ -716,6 +731,27 @@ mod tests {
         let mut out = Vec::new();
         assert!(print_body(&mut out, &hex("03 10 01 07"), None).is_err());
         assert_eq!(out, b"{\n\t1\n");
+        // Through a format: the text before the bad record's `%v`, a
+        // newline (checked against kamcmd 1.5).
+        for (f, body, kind, want) in [
+            ("A%vB%vC", "10 01 07", Kind::Reply, "A1B\n"),
+            ("A%vB%vC", "10 01 10 02 10 03 07", Kind::Reply, "A1B2CA3B\n"),
+            ("A%vB%vC", "07", Kind::Reply, "A\n"),
+            ("x", "10 01 07", Kind::Reply, "x1x\n"),
+            ("A%vB%vC", "10 01 41 61", Kind::Reply, "A1B\n"),
+            ("x", "10 01 07", Kind::Fault, "error: 1 - \n"),
+            ("", "07", Kind::Fault, "error: \n"),
+        ] {
+            let mut out = Vec::new();
+            let r = print_reply(
+                &mut out,
+                kind,
+                &hex(body),
+                Some(&Format::parse(f.as_bytes())),
+            );
+            assert!(r.is_err(), "{f} {body}");
+            assert_eq!(String::from_utf8_lossy(&out), want, "{f} {body}");
+        }
         // Deep nesting is cut short.
         let deep = vec![0x03; MAX_DEPTH + 1];
         assert!(err(&deep).contains("nested too deep"));
