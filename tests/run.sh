@@ -13,9 +13,12 @@ cd "$(dirname "$0")/.."
 # System packages the tests need, one "command package" pair per line. A
 # package is installed only when its command is missing; apt-get update runs
 # once, before the first install. Later issues add their tools here.
-# (Kamailio is needed only by the benchmark, benches/sipp/run.sh.)
+# Kamailio (kamailio and kamcmd, one package) is the reference that
+# tests/tests/sercmd.rs compares sercmd with; the benchmark uses it too.
 NEEDED=(
     "sipp sip-tester"
+    "kamailio kamailio"
+    "kamcmd kamailio"
 )
 
 missing=()
