@@ -23,7 +23,7 @@ use rustyline::highlight::Highlighter;
 use rustyline::hint::Hinter;
 use rustyline::history::DefaultHistory;
 use rustyline::validate::Validator;
-use rustyline::{Context, Editor, Helper};
+use rustyline::{CompletionType, Config, Context, Editor, Helper};
 
 use super::{ALIASES, BUILTINS, Catalog, EXIT_ERROR, Fail, Outcome, Session, VERSION};
 
@@ -68,7 +68,7 @@ fn report(f: Fail, out: &mut dyn Write) -> Option<i32> {
     match f {
         Fail::Msg(m) => {
             let _ = out.flush();
-            eprintln!("{m}");
+            super::warn(&m);
             Some(EXIT_ERROR)
         }
         Fail::Output => Some(EXIT_ERROR),
@@ -100,7 +100,7 @@ fn plain(s: &mut Session, out: &mut dyn Write) -> i32 {
             Ok(_) => {}
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => {
-                eprintln!("ERROR: reading standard input: {e}");
+                super::warn(&format!("ERROR: reading standard input: {e}"));
                 return EXIT_ERROR;
             }
         }
@@ -118,10 +118,16 @@ fn plain(s: &mut Session, out: &mut dyn Write) -> i32 {
 }
 
 fn with_editor(s: &mut Session, out: &mut dyn Write) -> i32 {
-    let mut ed: Editor<Completion, DefaultHistory> = match Editor::new() {
+    // Readline's way, as in kamcmd: Tab completes the common part, a
+    // second Tab lists the choices.
+    let config = Config::builder()
+        .completion_type(CompletionType::List)
+        .auto_add_history(false)
+        .build();
+    let mut ed: Editor<Completion, DefaultHistory> = match Editor::with_config(config) {
         Ok(e) => e,
         Err(e) => {
-            eprintln!("ERROR: cannot use the terminal: {e}");
+            super::warn(&format!("ERROR: cannot use the terminal: {e}"));
             return EXIT_ERROR;
         }
     };
@@ -152,7 +158,7 @@ fn with_editor(s: &mut Session, out: &mut dyn Write) -> i32 {
                 return 0;
             }
             Err(e) => {
-                eprintln!("ERROR: reading the command line: {e}");
+                super::warn(&format!("ERROR: reading the command line: {e}"));
                 return EXIT_ERROR;
             }
         }

@@ -536,6 +536,12 @@ pub fn next_page(body: &[u8]) -> Option<i64> {
     }
 }
 
+/// Prints a line on standard error (a closed standard error is ignored,
+/// where `eprintln!` would panic).
+pub fn warn(line: &str) {
+    let _ = writeln!(io::stderr(), "{line}");
+}
+
 /// The address from `-s` (or the default), parsed as kamcmd does.
 pub fn address(o: &Options) -> Result<CtlAddr, String> {
     let text = o.addr.as_deref().unwrap_or(addr::SER_DEFAULT);
@@ -563,14 +569,14 @@ pub fn main(argv: impl IntoIterator<Item = OsString>) -> i32 {
             return 0;
         }
         Err(e) => {
-            eprintln!("{e}");
+            warn(&e);
             return EXIT_ERROR;
         }
     };
     let addr = match address(&o) {
         Ok(a) => a,
         Err(e) => {
-            eprintln!("{e}");
+            warn(&e);
             return EXIT_ERROR;
         }
     };
@@ -589,7 +595,7 @@ pub fn main(argv: impl IntoIterator<Item = OsString>) -> i32 {
         Ok(_) => 0,
         Err(Fail::Msg(m)) => {
             let _ = out.flush();
-            eprintln!("{m}");
+            warn(&m);
             EXIT_ERROR
         }
         Err(Fail::Output) => EXIT_ERROR,
