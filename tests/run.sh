@@ -13,10 +13,13 @@ cd "$(dirname "$0")/.."
 # System packages the tests need, one "command package" pair per line. A
 # package is installed only when its command is missing; apt-get update runs
 # once, before the first install. Later issues add their tools here.
-# (Kamailio's kamcmd talks to our control socket in tests/tests/control.rs;
-# the kamailio server itself is run by sercmd's tests and the benchmark.)
+# Kamailio (kamailio and kamcmd, one package): kamcmd talks to our control
+# socket in tests/tests/control.rs, and tests/tests/sercmd.rs compares
+# sercmd with kamcmd against ser and against a real Kamailio; the
+# benchmark uses it too.
 NEEDED=(
     "sipp sip-tester"
+    "kamailio kamailio"
     "kamcmd kamailio"
 )
 

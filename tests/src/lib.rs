@@ -12,6 +12,7 @@ use std::time::SystemTime;
 
 pub mod binrpc_check;
 pub mod ctl;
+pub mod kamailio;
 pub mod proxy_check;
 pub mod router;
 pub mod sipp;
@@ -65,7 +66,7 @@ pub fn ser_binary() -> PathBuf {
         );
     };
     let built = meta.modified().unwrap_or(SystemTime::UNIX_EPOCH);
-    if let Some(newer) = newer_source(built) {
+    if let Some(newer) = newer_source(built, &["core/src", "cfg/src"]) {
         panic!(
             "the ser binary at {} is older than {}; rebuild it with `{how}`",
             bin.display(),
@@ -75,14 +76,48 @@ pub fn ser_binary() -> PathBuf {
     bin
 }
 
-/// A Rust source file of the crates `ser` is built from (their `src/`
-/// trees), modified after `t`.
-fn newer_source(t: SystemTime) -> Option<PathBuf> {
+/// Path of the `sercmd` binary to test (package `ser-tools`), found and
+/// checked as [`ser_binary`] is (`SERCMD_BIN` overrides the search).
+pub fn sercmd_binary() -> PathBuf {
+    if let Some(p) = std::env::var_os("SERCMD_BIN") {
+        let p = PathBuf::from(p);
+        assert!(p.is_file(), "SERCMD_BIN={} is not a file", p.display());
+        return p;
+    }
+    let exe = std::env::current_exe().expect("path of the test executable");
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("test executable is in <target>/<profile>/deps/");
+    let bin = profile_dir.join(format!("sercmd{}", std::env::consts::EXE_SUFFIX));
+    let release = profile_dir.file_name().is_some_and(|n| n == "release");
+    let how = if release {
+        "cargo build --release -p ser-tools"
+    } else {
+        "cargo build -p ser-tools"
+    };
+    let Ok(meta) = bin.metadata() else {
+        panic!(
+            "the sercmd binary is missing at {}; build it first with `{how}`",
+            bin.display()
+        );
+    };
+    let built = meta.modified().unwrap_or(SystemTime::UNIX_EPOCH);
+    if let Some(newer) = newer_source(built, &["tools/src", "core/src", "cfg/src"]) {
+        panic!(
+            "the sercmd binary at {} is older than {}; rebuild it with `{how}`",
+            bin.display(),
+            newer.display()
+        );
+    }
+    bin
+}
+
+/// A Rust source file under `dirs` (from the workspace root), modified
+/// after `t`.
+fn newer_source(t: SystemTime, dirs: &[&str]) -> Option<PathBuf> {
     let root = workspace_root();
-    let mut todo: Vec<PathBuf> = ["core/src", "cfg/src"]
-        .iter()
-        .map(|p| root.join(p))
-        .collect();
+    let mut todo: Vec<PathBuf> = dirs.iter().map(|p| root.join(p)).collect();
     while let Some(p) = todo.pop() {
         let Ok(meta) = p.metadata() else { continue };
         if meta.is_dir() {

@@ -37,12 +37,12 @@ pub struct Router {
 }
 
 /// A directory removed on drop.
-pub(crate) struct TempDir(pub(crate) PathBuf);
+pub struct TempDir(pub PathBuf);
 
 impl TempDir {
     /// A new empty directory under the system's temporary directory, named
     /// after `what`, this process and a counter.
-    pub(crate) fn new(what: &str) -> TempDir {
+    pub fn new(what: &str) -> TempDir {
         let dir = std::env::temp_dir().join(format!(
             "{what}-{}-{}",
             std::process::id(),

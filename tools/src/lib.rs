@@ -1,4 +1,5 @@
 //! Operator tools: `sercmd` (a binrpc client that speaks like Kamailio's
-//! `kamcmd`) and `serctl` (users, aliases, domains, trusted peers, contacts).
-//!
-//! Not built yet: the control-socket and store issues fill this crate.
+//! `kamcmd`) and `serctl` (users, aliases, domains, trusted peers,
+//! contacts; not built yet).
+
+pub mod sercmd;

@@ -207,7 +207,14 @@ impl Writer {
     /// Kamailio, so that a decoded value encodes back to the same bytes
     /// (16645.905 × 1000 is 16645904.999… in binary floating point).
     pub fn double(&mut self, v: f64) -> &mut Writer {
-        let fixed = (v * 1000.0).round() as i64;
+        self.double_fixed((v * 1000.0).round() as i64)
+    }
+
+    /// DOUBLE from its wire value (the number times 1000). `sercmd` uses
+    /// it to send exactly what `kamcmd` sends for values a plain cast
+    /// cannot give (C turns an infinite or out-of-range double into
+    /// `i64::MIN`, Rust saturates).
+    pub fn double_fixed(&mut self, fixed: i64) -> &mut Writer {
         let n = if fixed < 0 {
             8
         } else {
@@ -585,6 +592,28 @@ mod tests {
             );
             assert_eq!(decode(bytes), Ok(vec![Value::Double(v)]));
         }
+    }
+
+    #[test]
+    fn raw_fixed_point_doubles() {
+        assert_eq!(
+            body(|w| {
+                w.double_fixed(i64::MIN);
+            }),
+            [0x82, 0x80, 0, 0, 0, 0, 0, 0, 0]
+        );
+        assert_eq!(
+            body(|w| {
+                w.double_fixed(1500);
+            }),
+            [0x22, 0x05, 0xdc]
+        );
+        assert_eq!(
+            body(|w| {
+                w.double_fixed(0);
+            }),
+            [0x02]
+        );
     }
 
     #[test]

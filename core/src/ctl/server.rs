@@ -478,7 +478,8 @@ impl Server {
             Frame::Header(h) if h.packet_len() > n => None,
             Frame::Header(h) => {
                 self.info.who = self.who();
-                let a = rpc::handle(data, &h, &self.shared, &self.info, MAX_DGRAM_BODY);
+                let limit = MAX_DGRAM_BODY.min(self.stream_limit);
+                let a = rpc::handle(data, &h, &self.shared, &self.info, limit);
                 Some(a.packet)
             }
         }
