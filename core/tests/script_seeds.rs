@@ -87,7 +87,7 @@ const SEED_CASES: &[(&str, &[&str])] = &[
 ];
 
 /// The seed configs that every function they call is built for.
-const FULLY_BUILT: &[&str] = &["hello-world.cfg", "ser-0.8.8.cfg"];
+const FULLY_BUILT: &[&str] = &["hello-world.cfg", "ser-0.8.8.cfg", "mysql-auth.cfg"];
 
 #[test]
 fn every_seed_config_loads() {
