@@ -17,5 +17,6 @@ pub mod script;
 pub mod server;
 pub mod shard;
 pub mod sip;
+pub mod store;
 pub mod tm;
 pub mod version;
