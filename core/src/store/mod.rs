@@ -3,12 +3,25 @@
 //!
 //! * [`DbUrl`]: `db_url` parsing (`sqlite:///path`, `postgres://...`,
 //!   `mysql://...`).
-//! * [`sql`]: `?` placeholders written once, numbered for PostgreSQL.
-//! * [`Cell`] values and [`DbError`]s.
+//! * [`Db`]: one connection; `exec` and `query` with `?` placeholders and
+//!   [`Cell`] values, every call bounded in time, errors split into
+//!   [`DbError::Unavailable`] and statement errors.
+//! * [`schema`]: the embedded schema and migration files and
+//!   [`Db::migrate`].
+//!
+//! `docs/store.md` describes the URLs, tables, versions and the pool's
+//! behaviour when the database goes away.
 
+mod db;
+mod my;
+mod pg;
+pub mod schema;
 pub mod sql;
+mod sqlite;
 mod url;
 mod value;
 
+pub use db::{Db, Timeouts};
+pub use schema::MigrateReport;
 pub use url::{Backend, DbUrl, ServerAddr, UrlError, redact};
 pub use value::{Cell, DbError};
