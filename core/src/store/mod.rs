@@ -8,6 +8,9 @@
 //!   [`DbError::Unavailable`] and statement errors.
 //! * [`schema`]: the embedded schema and migration files and
 //!   [`Db::migrate`].
+//! * [`tables`]: typed helpers for the SER/Kamailio tables (subscriber,
+//!   location, aliases, domain, trusted, usr_preferences, acc,
+//!   missed_calls).
 //!
 //! `docs/store.md` describes the URLs, tables, versions and the pool's
 //! behaviour when the database goes away.
@@ -18,6 +21,7 @@ mod pg;
 pub mod schema;
 pub mod sql;
 mod sqlite;
+pub mod tables;
 mod url;
 mod value;
 
