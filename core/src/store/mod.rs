@@ -6,6 +6,9 @@
 //! * [`Db`]: one connection; `exec` and `query` with `?` placeholders and
 //!   [`Cell`] values, every call bounded in time, errors split into
 //!   [`DbError::Unavailable`] and statement errors.
+//! * [`Pool`]: worker threads that run database jobs for the shards, which
+//!   must never block; bounded queue, completion callbacks, reconnection
+//!   with back-off, counters.
 //! * [`schema`]: the embedded schema and migration files and
 //!   [`Db::migrate`].
 //! * [`tables`]: typed helpers for the SER/Kamailio tables (subscriber,
@@ -18,6 +21,7 @@
 mod db;
 mod my;
 mod pg;
+mod pool;
 pub mod schema;
 pub mod sql;
 mod sqlite;
@@ -26,6 +30,7 @@ mod url;
 mod value;
 
 pub use db::{Db, Timeouts};
+pub use pool::{EventHook, Pool, PoolConfig, PoolEvent, PoolStats, SubmitError};
 pub use schema::MigrateReport;
 pub use url::{Backend, DbUrl, ServerAddr, UrlError, redact};
 pub use value::{Cell, DbError};
