@@ -14,17 +14,21 @@ cd "$(dirname "$0")/.."
 # package is installed only when its command is missing; apt-get update runs
 # once, before the first install. Later issues add their tools here.
 # (Kamailio's kamcmd talks to our control socket in tests/tests/control.rs;
-# the kamailio server itself is run by sercmd's tests and the benchmark.)
+# the kamailio server itself is run by sercmd's tests and the benchmark.
+# tests/tests/store.rs starts throw-away PostgreSQL and MariaDB servers:
+# PostgreSQL's binaries are not on PATH, so its "command" is a glob.)
 NEEDED=(
     "sipp sip-tester"
     "kamcmd kamailio"
+    "/usr/lib/postgresql/*/bin/initdb postgresql"
+    "mariadbd mariadb-server"
 )
 
 missing=()
 for pair in ${NEEDED[@]+"${NEEDED[@]}"}; do
     cmd=${pair%% *}
     pkg=${pair#* }
-    command -v "$cmd" >/dev/null 2>&1 || [ -x "/usr/sbin/$cmd" ] || missing+=("$pkg")
+    command -v "$cmd" >/dev/null 2>&1 || [ -x "/usr/sbin/$cmd" ] || compgen -G "$cmd" >/dev/null || missing+=("$pkg")
 done
 if ((${#missing[@]} > 0)); then
     sudo=""
