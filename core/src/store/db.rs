@@ -219,3 +219,64 @@ impl std::fmt::Debug for Db {
             .finish()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A port on 127.0.0.1 that nothing listens on (bound, then released).
+    fn closed_port() -> u16 {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    }
+
+    #[test]
+    fn store_refused_connection_is_unavailable_and_names_the_url() {
+        for scheme in ["postgres", "mysql"] {
+            let port = closed_port();
+            let url = DbUrl::parse(&format!("{scheme}://ser:sekret@127.0.0.1:{port}/ser")).unwrap();
+            let t0 = std::time::Instant::now();
+            let e = Db::open(&url).unwrap_err();
+            assert!(
+                t0.elapsed() < Duration::from_secs(2),
+                "{scheme}: {:?}",
+                t0.elapsed()
+            );
+            assert!(e.is_unavailable(), "{e}");
+            let msg = e.to_string();
+            assert!(
+                msg.contains(&format!("{scheme}://ser:***@127.0.0.1:{port}/ser")),
+                "{msg}"
+            );
+            assert!(!msg.contains("sekret"), "{msg}");
+        }
+    }
+
+    #[test]
+    fn store_sqlite_file_that_cannot_be_made_is_unavailable() {
+        // A directory where the file should be.
+        let dir = std::env::temp_dir().join(format!("ser-store-db-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("ser.db")).unwrap();
+        let url = DbUrl::parse(&format!("sqlite://{}/ser.db", dir.display())).unwrap();
+        let e = Db::open(&url).unwrap_err();
+        assert!(e.is_unavailable(), "{e}");
+        assert!(e.to_string().contains("ser.db"), "{e}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn store_lost_connection_refuses_calls() {
+        let dir = std::env::temp_dir().join(format!("ser-store-lost-{}", std::process::id()));
+        let url = DbUrl::parse(&format!("sqlite://{}/ser.db", dir.display())).unwrap();
+        let mut db = Db::open(&url).unwrap();
+        db.ping().unwrap();
+        db.mark_lost("test");
+        assert!(db.is_lost());
+        assert_eq!(db.ping(), Err(DbError::Unavailable("test".into())));
+        assert_eq!(
+            db.batch("SELECT 1"),
+            Err(DbError::Unavailable("test".into()))
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
