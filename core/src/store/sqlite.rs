@@ -47,8 +47,7 @@ impl Conn {
             .map_err(|e| DbError::Unavailable(format!("{name}: {e}")))?;
         let setup = |c: &Connection| -> rusqlite::Result<()> {
             c.busy_timeout(t.busy)?;
-            // journal_mode answers with the mode it is in.
-            let _mode: String = c.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
+            wal(c, t.busy)?;
             c.pragma_update(None, "synchronous", "NORMAL")?;
             c.set_prepared_statement_cache_capacity(64);
             Ok(())
@@ -160,6 +159,30 @@ impl Conn {
             )),
             _ => DbError::Query(msg),
         }
+    }
+}
+
+/// Puts the file in WAL mode (it stays so: only the first connection to a
+/// new file changes anything). Switching needs the file to itself, and
+/// SQLite answers "locked" at once, without waiting the busy timeout, when
+/// another connection is opening or migrating the same new file: so try
+/// again for up to `busy`.
+fn wal(c: &Connection, busy: Duration) -> rusqlite::Result<()> {
+    let t0 = Instant::now();
+    loop {
+        // journal_mode answers with the mode the file is in.
+        let r = c.query_row("PRAGMA journal_mode=WAL", [], |r| r.get::<_, String>(0));
+        let locked = match &r {
+            Ok(mode) => !mode.eq_ignore_ascii_case("wal"),
+            Err(rusqlite::Error::SqliteFailure(f, _)) => {
+                matches!(f.code, ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked)
+            }
+            Err(_) => false,
+        };
+        if !locked || t0.elapsed() >= busy {
+            return r.map(drop);
+        }
+        std::thread::sleep(Duration::from_millis(5));
     }
 }
 
