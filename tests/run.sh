@@ -17,17 +17,21 @@ cd "$(dirname "$0")/.."
 # socket in tests/tests/control.rs, and tests/tests/sercmd.rs compares
 # sercmd with kamcmd against ser and against a real Kamailio; the
 # benchmark uses it too.
+# tests/tests/store.rs starts throw-away PostgreSQL and MariaDB servers:
+# PostgreSQL's binaries are not on PATH, so its "command" is a glob.
 NEEDED=(
     "sipp sip-tester"
     "kamailio kamailio"
     "kamcmd kamailio"
+    "/usr/lib/postgresql/*/bin/initdb postgresql"
+    "mariadbd mariadb-server"
 )
 
 missing=()
 for pair in ${NEEDED[@]+"${NEEDED[@]}"}; do
     cmd=${pair%% *}
     pkg=${pair#* }
-    command -v "$cmd" >/dev/null 2>&1 || [ -x "/usr/sbin/$cmd" ] || missing+=("$pkg")
+    command -v "$cmd" >/dev/null 2>&1 || [ -x "/usr/sbin/$cmd" ] || compgen -G "$cmd" >/dev/null || missing+=("$pkg")
 done
 if ((${#missing[@]} > 0)); then
     sudo=""

@@ -19,5 +19,6 @@ pub mod server;
 pub mod shard;
 pub mod sip;
 pub mod stats;
+pub mod store;
 pub mod tm;
 pub mod version;

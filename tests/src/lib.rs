@@ -12,6 +12,7 @@ use std::time::SystemTime;
 
 pub mod binrpc_check;
 pub mod ctl;
+pub mod dbserver;
 pub mod kamailio;
 pub mod proxy_check;
 pub mod router;

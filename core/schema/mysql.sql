@@ -1,0 +1,161 @@
+-- The ser store schema for MySQL (5.7 or later) and MariaDB (10.2 or
+-- later), at the current version of every table.
+--
+-- ser runs it by itself (Db::migrate): each "-- @table NAME VERSION"
+-- section creates one table, its indexes and its row in `version`, and runs
+-- when that table is missing. It can also be run by hand:
+--     mysql -h HOST -u ser -p ser < core/schema/mysql.sql
+-- Upgrades from older versions are in migrations/mysql.sql. The same
+-- tables, columns and versions are in sqlite.sql and postgres.sql; a test
+-- checks that the three agree. Times are integer Unix seconds. Text
+-- compares byte for byte (utf8mb4_bin), as in SQLite and PostgreSQL.
+-- docs/store.md describes every table and its differences from Kamailio.
+
+-- @table version 1
+CREATE TABLE version (
+    table_name VARCHAR(32) NOT NULL PRIMARY KEY,
+    table_version INT NOT NULL DEFAULT 0
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+INSERT INTO version (table_name, table_version) VALUES ('version', 1);
+
+-- @table subscriber 1
+CREATE TABLE subscriber (
+    id INT NOT NULL AUTO_INCREMENT PRIMARY KEY,
+    username VARCHAR(64) NOT NULL DEFAULT '',
+    domain VARCHAR(64) NOT NULL DEFAULT '',
+    password VARCHAR(64) NOT NULL DEFAULT '',
+    email_address VARCHAR(128) NOT NULL DEFAULT '',
+    ha1 VARCHAR(128) NOT NULL DEFAULT '',
+    ha1b VARCHAR(128) NOT NULL DEFAULT '',
+    CONSTRAINT subscriber_account UNIQUE (username, domain)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+CREATE INDEX subscriber_username ON subscriber (username);
+INSERT INTO version (table_name, table_version) VALUES ('subscriber', 1);
+
+-- @table location 2
+CREATE TABLE location (
+    id INT NOT NULL AUTO_INCREMENT PRIMARY KEY,
+    ruid VARCHAR(64) NOT NULL DEFAULT '',
+    username VARCHAR(64) NOT NULL DEFAULT '',
+    domain VARCHAR(64) NOT NULL DEFAULT '',
+    contact VARCHAR(512) NOT NULL DEFAULT '',
+    received VARCHAR(128),
+    path VARCHAR(512),
+    expires BIGINT NOT NULL DEFAULT 0,
+    q DOUBLE NOT NULL DEFAULT 1.0,
+    callid VARCHAR(255) NOT NULL DEFAULT 'Default-Call-ID',
+    cseq BIGINT NOT NULL DEFAULT 1,
+    last_modified BIGINT NOT NULL DEFAULT 0,
+    flags BIGINT NOT NULL DEFAULT 0,
+    cflags BIGINT NOT NULL DEFAULT 0,
+    user_agent VARCHAR(255) NOT NULL DEFAULT '',
+    socket VARCHAR(64),
+    methods BIGINT,
+    instance VARCHAR(255),
+    reg_id BIGINT NOT NULL DEFAULT 0,
+    server_id INT NOT NULL DEFAULT 0,
+    connection_id INT NOT NULL DEFAULT 0,
+    keepalive INT NOT NULL DEFAULT 0,
+    `partition` INT NOT NULL DEFAULT 0,
+    CONSTRAINT location_account_contact UNIQUE (username, domain, contact)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+CREATE INDEX location_expires ON location (expires);
+CREATE INDEX location_ruid ON location (ruid);
+INSERT INTO version (table_name, table_version) VALUES ('location', 2);
+
+-- @table aliases 2
+CREATE TABLE aliases (
+    id INT NOT NULL AUTO_INCREMENT PRIMARY KEY,
+    ruid VARCHAR(64) NOT NULL DEFAULT '',
+    username VARCHAR(64) NOT NULL DEFAULT '',
+    domain VARCHAR(64) NOT NULL DEFAULT '',
+    contact VARCHAR(512) NOT NULL DEFAULT '',
+    received VARCHAR(128),
+    path VARCHAR(512),
+    expires BIGINT NOT NULL DEFAULT 0,
+    q DOUBLE NOT NULL DEFAULT 1.0,
+    callid VARCHAR(255) NOT NULL DEFAULT 'Default-Call-ID',
+    cseq BIGINT NOT NULL DEFAULT 1,
+    last_modified BIGINT NOT NULL DEFAULT 0,
+    flags BIGINT NOT NULL DEFAULT 0,
+    cflags BIGINT NOT NULL DEFAULT 0,
+    user_agent VARCHAR(255) NOT NULL DEFAULT '',
+    socket VARCHAR(64),
+    methods BIGINT,
+    instance VARCHAR(255),
+    reg_id BIGINT NOT NULL DEFAULT 0,
+    server_id INT NOT NULL DEFAULT 0,
+    connection_id INT NOT NULL DEFAULT 0,
+    keepalive INT NOT NULL DEFAULT 0,
+    `partition` INT NOT NULL DEFAULT 0,
+    CONSTRAINT aliases_account_contact UNIQUE (username, domain, contact)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+CREATE INDEX aliases_expires ON aliases (expires);
+CREATE INDEX aliases_ruid ON aliases (ruid);
+INSERT INTO version (table_name, table_version) VALUES ('aliases', 2);
+
+-- @table domain 1
+CREATE TABLE domain (
+    id INT NOT NULL AUTO_INCREMENT PRIMARY KEY,
+    domain VARCHAR(64) NOT NULL,
+    did VARCHAR(64),
+    last_modified BIGINT NOT NULL DEFAULT 0,
+    CONSTRAINT domain_domain UNIQUE (domain)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+INSERT INTO version (table_name, table_version) VALUES ('domain', 1);
+
+-- @table trusted 1
+CREATE TABLE trusted (
+    id INT NOT NULL AUTO_INCREMENT PRIMARY KEY,
+    src_ip VARCHAR(50) NOT NULL,
+    proto VARCHAR(4) NOT NULL,
+    from_pattern VARCHAR(64),
+    ruri_pattern VARCHAR(64),
+    tag VARCHAR(64),
+    priority INT NOT NULL DEFAULT 0
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+CREATE INDEX trusted_peer ON trusted (src_ip);
+INSERT INTO version (table_name, table_version) VALUES ('trusted', 1);
+
+-- @table usr_preferences 1
+CREATE TABLE usr_preferences (
+    id INT NOT NULL AUTO_INCREMENT PRIMARY KEY,
+    uuid VARCHAR(64) NOT NULL DEFAULT '',
+    username VARCHAR(128) NOT NULL DEFAULT '',
+    domain VARCHAR(64) NOT NULL DEFAULT '',
+    attribute VARCHAR(32) NOT NULL DEFAULT '',
+    type INT NOT NULL DEFAULT 0,
+    value VARCHAR(128) NOT NULL DEFAULT '',
+    last_modified BIGINT NOT NULL DEFAULT 0
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+CREATE INDEX usr_preferences_ua ON usr_preferences (uuid, attribute);
+CREATE INDEX usr_preferences_uda ON usr_preferences (username, domain, attribute);
+INSERT INTO version (table_name, table_version) VALUES ('usr_preferences', 1);
+
+-- @table acc 1
+CREATE TABLE acc (
+    id INT NOT NULL AUTO_INCREMENT PRIMARY KEY,
+    method VARCHAR(16) NOT NULL DEFAULT '',
+    from_tag VARCHAR(64) NOT NULL DEFAULT '',
+    to_tag VARCHAR(64) NOT NULL DEFAULT '',
+    callid VARCHAR(255) NOT NULL DEFAULT '',
+    sip_code VARCHAR(3) NOT NULL DEFAULT '',
+    sip_reason VARCHAR(128) NOT NULL DEFAULT '',
+    time BIGINT NOT NULL DEFAULT 0
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+CREATE INDEX acc_callid ON acc (callid);
+INSERT INTO version (table_name, table_version) VALUES ('acc', 1);
+
+-- @table missed_calls 1
+CREATE TABLE missed_calls (
+    id INT NOT NULL AUTO_INCREMENT PRIMARY KEY,
+    method VARCHAR(16) NOT NULL DEFAULT '',
+    from_tag VARCHAR(64) NOT NULL DEFAULT '',
+    to_tag VARCHAR(64) NOT NULL DEFAULT '',
+    callid VARCHAR(255) NOT NULL DEFAULT '',
+    sip_code VARCHAR(3) NOT NULL DEFAULT '',
+    sip_reason VARCHAR(128) NOT NULL DEFAULT '',
+    time BIGINT NOT NULL DEFAULT 0
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+CREATE INDEX missed_calls_callid ON missed_calls (callid);
+INSERT INTO version (table_name, table_version) VALUES ('missed_calls', 1);

@@ -1,0 +1,160 @@
+-- The ser store schema for PostgreSQL, at the current version of every
+-- table.
+--
+-- ser runs it by itself (Db::migrate): each "-- @table NAME VERSION"
+-- section creates one table, its indexes and its row in `version`, and runs
+-- when that table is missing. It can also be run by hand:
+--     psql -h HOST -U ser -d ser -f core/schema/postgres.sql
+-- Upgrades from older versions are in migrations/postgres.sql. The same
+-- tables, columns and versions are in sqlite.sql and mysql.sql; a test
+-- checks that the three agree. Times are integer Unix seconds.
+-- docs/store.md describes every table and its differences from Kamailio.
+
+-- @table version 1
+CREATE TABLE version (
+    table_name VARCHAR(32) NOT NULL PRIMARY KEY,
+    table_version INTEGER NOT NULL DEFAULT 0
+);
+INSERT INTO version (table_name, table_version) VALUES ('version', 1);
+
+-- @table subscriber 1
+CREATE TABLE subscriber (
+    id SERIAL PRIMARY KEY,
+    username VARCHAR(64) NOT NULL DEFAULT '',
+    domain VARCHAR(64) NOT NULL DEFAULT '',
+    password VARCHAR(64) NOT NULL DEFAULT '',
+    email_address VARCHAR(128) NOT NULL DEFAULT '',
+    ha1 VARCHAR(128) NOT NULL DEFAULT '',
+    ha1b VARCHAR(128) NOT NULL DEFAULT '',
+    CONSTRAINT subscriber_account UNIQUE (username, domain)
+);
+CREATE INDEX subscriber_username ON subscriber (username);
+INSERT INTO version (table_name, table_version) VALUES ('subscriber', 1);
+
+-- @table location 2
+CREATE TABLE location (
+    id SERIAL PRIMARY KEY,
+    ruid VARCHAR(64) NOT NULL DEFAULT '',
+    username VARCHAR(64) NOT NULL DEFAULT '',
+    domain VARCHAR(64) NOT NULL DEFAULT '',
+    contact VARCHAR(512) NOT NULL DEFAULT '',
+    received VARCHAR(128),
+    path VARCHAR(512),
+    expires BIGINT NOT NULL DEFAULT 0,
+    q DOUBLE PRECISION NOT NULL DEFAULT 1.0,
+    callid VARCHAR(255) NOT NULL DEFAULT 'Default-Call-ID',
+    cseq BIGINT NOT NULL DEFAULT 1,
+    last_modified BIGINT NOT NULL DEFAULT 0,
+    flags BIGINT NOT NULL DEFAULT 0,
+    cflags BIGINT NOT NULL DEFAULT 0,
+    user_agent VARCHAR(255) NOT NULL DEFAULT '',
+    socket VARCHAR(64),
+    methods BIGINT,
+    instance VARCHAR(255),
+    reg_id BIGINT NOT NULL DEFAULT 0,
+    server_id INTEGER NOT NULL DEFAULT 0,
+    connection_id INTEGER NOT NULL DEFAULT 0,
+    keepalive INTEGER NOT NULL DEFAULT 0,
+    "partition" INTEGER NOT NULL DEFAULT 0,
+    CONSTRAINT location_account_contact UNIQUE (username, domain, contact)
+);
+CREATE INDEX location_expires ON location (expires);
+CREATE INDEX location_ruid ON location (ruid);
+INSERT INTO version (table_name, table_version) VALUES ('location', 2);
+
+-- @table aliases 2
+CREATE TABLE aliases (
+    id SERIAL PRIMARY KEY,
+    ruid VARCHAR(64) NOT NULL DEFAULT '',
+    username VARCHAR(64) NOT NULL DEFAULT '',
+    domain VARCHAR(64) NOT NULL DEFAULT '',
+    contact VARCHAR(512) NOT NULL DEFAULT '',
+    received VARCHAR(128),
+    path VARCHAR(512),
+    expires BIGINT NOT NULL DEFAULT 0,
+    q DOUBLE PRECISION NOT NULL DEFAULT 1.0,
+    callid VARCHAR(255) NOT NULL DEFAULT 'Default-Call-ID',
+    cseq BIGINT NOT NULL DEFAULT 1,
+    last_modified BIGINT NOT NULL DEFAULT 0,
+    flags BIGINT NOT NULL DEFAULT 0,
+    cflags BIGINT NOT NULL DEFAULT 0,
+    user_agent VARCHAR(255) NOT NULL DEFAULT '',
+    socket VARCHAR(64),
+    methods BIGINT,
+    instance VARCHAR(255),
+    reg_id BIGINT NOT NULL DEFAULT 0,
+    server_id INTEGER NOT NULL DEFAULT 0,
+    connection_id INTEGER NOT NULL DEFAULT 0,
+    keepalive INTEGER NOT NULL DEFAULT 0,
+    "partition" INTEGER NOT NULL DEFAULT 0,
+    CONSTRAINT aliases_account_contact UNIQUE (username, domain, contact)
+);
+CREATE INDEX aliases_expires ON aliases (expires);
+CREATE INDEX aliases_ruid ON aliases (ruid);
+INSERT INTO version (table_name, table_version) VALUES ('aliases', 2);
+
+-- @table domain 1
+CREATE TABLE domain (
+    id SERIAL PRIMARY KEY,
+    domain VARCHAR(64) NOT NULL,
+    did VARCHAR(64),
+    last_modified BIGINT NOT NULL DEFAULT 0,
+    CONSTRAINT domain_domain UNIQUE (domain)
+);
+INSERT INTO version (table_name, table_version) VALUES ('domain', 1);
+
+-- @table trusted 1
+CREATE TABLE trusted (
+    id SERIAL PRIMARY KEY,
+    src_ip VARCHAR(50) NOT NULL,
+    proto VARCHAR(4) NOT NULL,
+    from_pattern VARCHAR(64),
+    ruri_pattern VARCHAR(64),
+    tag VARCHAR(64),
+    priority INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX trusted_peer ON trusted (src_ip);
+INSERT INTO version (table_name, table_version) VALUES ('trusted', 1);
+
+-- @table usr_preferences 1
+CREATE TABLE usr_preferences (
+    id SERIAL PRIMARY KEY,
+    uuid VARCHAR(64) NOT NULL DEFAULT '',
+    username VARCHAR(128) NOT NULL DEFAULT '',
+    domain VARCHAR(64) NOT NULL DEFAULT '',
+    attribute VARCHAR(32) NOT NULL DEFAULT '',
+    type INTEGER NOT NULL DEFAULT 0,
+    value VARCHAR(128) NOT NULL DEFAULT '',
+    last_modified BIGINT NOT NULL DEFAULT 0
+);
+CREATE INDEX usr_preferences_ua ON usr_preferences (uuid, attribute);
+CREATE INDEX usr_preferences_uda ON usr_preferences (username, domain, attribute);
+INSERT INTO version (table_name, table_version) VALUES ('usr_preferences', 1);
+
+-- @table acc 1
+CREATE TABLE acc (
+    id SERIAL PRIMARY KEY,
+    method VARCHAR(16) NOT NULL DEFAULT '',
+    from_tag VARCHAR(64) NOT NULL DEFAULT '',
+    to_tag VARCHAR(64) NOT NULL DEFAULT '',
+    callid VARCHAR(255) NOT NULL DEFAULT '',
+    sip_code VARCHAR(3) NOT NULL DEFAULT '',
+    sip_reason VARCHAR(128) NOT NULL DEFAULT '',
+    time BIGINT NOT NULL DEFAULT 0
+);
+CREATE INDEX acc_callid ON acc (callid);
+INSERT INTO version (table_name, table_version) VALUES ('acc', 1);
+
+-- @table missed_calls 1
+CREATE TABLE missed_calls (
+    id SERIAL PRIMARY KEY,
+    method VARCHAR(16) NOT NULL DEFAULT '',
+    from_tag VARCHAR(64) NOT NULL DEFAULT '',
+    to_tag VARCHAR(64) NOT NULL DEFAULT '',
+    callid VARCHAR(255) NOT NULL DEFAULT '',
+    sip_code VARCHAR(3) NOT NULL DEFAULT '',
+    sip_reason VARCHAR(128) NOT NULL DEFAULT '',
+    time BIGINT NOT NULL DEFAULT 0
+);
+CREATE INDEX missed_calls_callid ON missed_calls (callid);
+INSERT INTO version (table_name, table_version) VALUES ('missed_calls', 1);
