@@ -92,6 +92,10 @@ pub struct Options {
     pub output: Option<PathBuf>,
     /// `-b`: the receive buffer to ask for on each socket, in bytes.
     pub rcvbuf: Option<usize>,
+    /// `--db=URL`: every module's `db_url` replaced by this one
+    /// (`--db=embedded`: the built-in SQLite file), to try a config
+    /// written for MySQL without a MySQL server.
+    pub db_url: Option<String>,
 }
 
 impl Default for Options {
@@ -113,6 +117,7 @@ impl Default for Options {
             work_dir: None,
             output: None,
             rcvbuf: None,
+            db_url: None,
         }
     }
 }
@@ -442,6 +447,16 @@ pub fn parse<S: AsRef<str>>(args: &[S]) -> Result<Command, CliError> {
                 "version" => {
                     info.get_or_insert(Info::Version);
                 }
+                _ if long.starts_with("db=") => {
+                    let url = &long[3..];
+                    if url.is_empty() {
+                        note(CliError::UnknownOption(arg.to_string()), &mut error);
+                    } else if url == "embedded" {
+                        opts.db_url = Some(crate::store::DEFAULT_URL.to_string());
+                    } else {
+                        opts.db_url = Some(url.to_string());
+                    }
+                }
                 _ => note(CliError::UnknownOption(arg.to_string()), &mut error),
             }
             continue;
@@ -618,6 +633,7 @@ fn apply_value(
 
 /// The `ser -h` text, ending with a newline.
 pub fn usage() -> String {
+    const DB: &str = crate::store::DEFAULT_URL;
     let mut s = format!("{}\n", crate::version::version_line());
     s.push_str(&format!(
         "\
@@ -655,6 +671,9 @@ Options:
   -w dir        Change the working directory to dir at start-up
   -V            Print the version and the build flags, then exit
   -h            Print this help, then exit
+  --db=URL      Use this database for every module's db_url (a config
+                written for MySQL on SQLite, say); --db=embedded: the
+                built-in SQLite file ({DB})
 
 Not supported yet (recognised, refused with exit status {EXIT_USAGE}):
 "

@@ -311,6 +311,13 @@ fn start(program: Program, opts: &Options, settings: &cli::ProcessSettings) -> R
             .add_myself(&host, spec.port)
             .map_err(|e| format!("alias={al}: {e}"))?;
     }
+    // The databases the modules use (pools start without waiting for
+    // their servers).
+    let stores = crate::store::stores::Stores::open(&program, opts.db_url.as_deref())?;
+    let described = stores.describe();
+    if !described.is_empty() {
+        eprintln!("ser: stores: {}", described.join(", "));
+    }
     // The auth modules: nonce key, nc table and credentials cache shared
     // by every shard.
     if program
@@ -321,9 +328,13 @@ fn start(program: Program, opts: &Options, settings: &cli::ProcessSettings) -> R
         let params = crate::auth::Params::from_program(&program);
         let auth = crate::auth::Auth::new(params, crate::registrar::location::now())
             .map_err(|e| format!("auth: cannot draw a nonce key: {e}"))?;
+        let store = stores.for_module("auth_db").map(|pool| {
+            Arc::new(crate::auth::db::StoreCredentials { pool })
+                as Arc<dyn crate::auth::CredentialStore>
+        });
         config.auth = Some(Arc::new(crate::auth::AuthModule {
             auth,
-            store: None,
+            store,
             dialect: program.dialect,
         }));
     }

@@ -19,6 +19,7 @@
 
 pub mod cache;
 pub mod challenge;
+pub mod db;
 pub mod digest;
 pub mod funcs;
 pub mod nc;

@@ -25,6 +25,7 @@ mod pool;
 pub mod schema;
 pub mod sql;
 mod sqlite;
+pub mod stores;
 pub mod tables;
 mod url;
 mod value;
@@ -34,3 +35,8 @@ pub use pool::{EventHook, Pool, PoolConfig, PoolEvent, PoolStats, SubmitError};
 pub use schema::MigrateReport;
 pub use url::{Backend, DbUrl, ServerAddr, UrlError, redact};
 pub use value::{Cell, DbError};
+
+/// The embedded database a module uses when the config names none (and
+/// `ser --db=embedded`, and `serctl`'s default): created with its schema
+/// on first use, so a first try needs no database server.
+pub const DEFAULT_URL: &str = "sqlite:///var/lib/ser/ser.db";

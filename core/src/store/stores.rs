@@ -1,0 +1,151 @@
+//! The database pools a config asks for: one [`Pool`] per distinct
+//! `db_url`, shared by every module that names it.
+//!
+//! A module needs a database when it has a `db_url` modparam, or when it
+//! cannot work without one (`auth_db`, `domain`, `permissions`, `avpops`,
+//! and `usrloc` with a `db_mode` above 0); without a `db_url` such a module
+//! gets the embedded SQLite file ([`super::DEFAULT_URL`]) where Kamailio
+//! would try its default MySQL URL. `ser --db=URL` replaces every URL, so
+//! a config written for MySQL can be tried on SQLite first.
+//!
+//! Pools start without waiting for their database: a server that is down
+//! at start is retried with back-off, and the modules' calls fail (never
+//! hang) until it answers.
+
+use std::sync::Arc;
+
+use ser_cfg::ir::{ConstValue, Program};
+
+use super::{DbUrl, Pool, PoolConfig, PoolEvent, PoolStats};
+
+/// Modules that cannot work without a database.
+const NEED_DB: &[&str] = &["auth_db", "domain", "permissions", "avpops"];
+
+/// Every pool, and which module uses which.
+#[derive(Default)]
+pub struct Stores {
+    pools: Vec<(DbUrl, Arc<Pool>)>,
+    modules: Vec<(String, Arc<Pool>)>,
+}
+
+impl std::fmt::Debug for Stores {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Stores")
+            .field("pools", &self.pools.len())
+            .field("modules", &self.modules.len())
+            .finish()
+    }
+}
+
+fn text(p: &Program, v: &ConstValue) -> String {
+    match v {
+        ConstValue::Str(s) => p.str(*s).to_string(),
+        ConstValue::Int(n) => n.to_string(),
+        ConstValue::Bool(b) => u8::from(*b).to_string(),
+    }
+}
+
+/// The `db_url` each module that needs a database uses (before the
+/// override), in load order.
+pub fn module_urls(p: &Program) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    for m in &p.modules {
+        let name = p.str(m.name).to_string();
+        let mut url = None;
+        let mut db_mode = 0i64;
+        for (k, v) in &m.params {
+            match p.str(*k) {
+                "db_url" => url = Some(text(p, v)),
+                "db_mode" => db_mode = text(p, v).trim().parse().unwrap_or(0),
+                _ => {}
+            }
+        }
+        let needed = NEED_DB.contains(&name.as_str()) || (name == "usrloc" && db_mode > 0);
+        if !needed {
+            continue;
+        }
+        let url = url.unwrap_or_else(|| super::DEFAULT_URL.to_string());
+        if !out.iter().any(|(n, _)| *n == name) {
+            out.push((name, url));
+        }
+    }
+    out
+}
+
+impl Stores {
+    /// Opens a pool for each distinct URL the program's modules need
+    /// (`override_url` replaces them all). Errors name the module and the
+    /// URL, without its password.
+    pub fn open(p: &Program, override_url: Option<&str>) -> Result<Stores, String> {
+        let mut s = Stores::default();
+        for (module, raw) in module_urls(p) {
+            let raw = override_url.map(str::to_string).unwrap_or(raw);
+            let url = DbUrl::parse(&raw).map_err(|e| format!("{module}: db_url: {e}"))?;
+            let pool = match s.pools.iter().find(|(u, _)| *u == url) {
+                Some((_, pool)) => pool.clone(),
+                None => {
+                    let shown = url.to_string();
+                    let hook: super::EventHook = Arc::new(move |e: &PoolEvent| match e {
+                        PoolEvent::Up { worker, again } if *again || *worker == 0 => {
+                            eprintln!("ser: store {shown}: connected");
+                        }
+                        PoolEvent::Down {
+                            worker,
+                            error,
+                            retry_in,
+                        } if *worker == 0 => {
+                            eprintln!(
+                                "ser: store {shown}: {error}; trying again in {} ms",
+                                retry_in.as_millis()
+                            );
+                        }
+                        _ => {}
+                    });
+                    let cfg = PoolConfig {
+                        on_event: Some(hook),
+                        ..PoolConfig::default()
+                    };
+                    let pool =
+                        Arc::new(Pool::start(url.clone(), cfg).map_err(|e| {
+                            format!("{module}: cannot start the database pool: {e}")
+                        })?);
+                    s.pools.push((url, pool.clone()));
+                    pool
+                }
+            };
+            s.modules.push((module, pool));
+        }
+        Ok(s)
+    }
+
+    /// The pool of `module`, if it needs one.
+    pub fn for_module(&self, module: &str) -> Option<Arc<Pool>> {
+        self.modules
+            .iter()
+            .find(|(m, _)| m == module)
+            .map(|(_, p)| p.clone())
+    }
+
+    /// Each pool's URL (without password) and counters.
+    pub fn stats(&self) -> Vec<(String, PoolStats)> {
+        self.pools
+            .iter()
+            .map(|(u, p)| (u.to_string(), p.stats()))
+            .collect()
+    }
+
+    /// Each module with its pool's URL, for the start-up line.
+    pub fn describe(&self) -> Vec<String> {
+        self.modules
+            .iter()
+            .map(|(m, p)| format!("{m} on {}", p.url()))
+            .collect()
+    }
+
+    /// Stops every pool (what is queued is still run).
+    pub fn shutdown(&self) {
+        for (_, p) in &self.pools {
+            p.shutdown();
+        }
+    }
+}
