@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use ser_core::auth::digest::{self, Hash, Qop};
 use ser_core::store::{Db, DbUrl, tables};
+use ser_tests::dbserver::DbServer;
 use ser_tests::router::{Peer, Router, Start, first_line, free_udp_port, header};
 use ser_tests::sipp::Sipp;
 use ser_tests::workspace_file;
@@ -30,7 +31,13 @@ fn store(tag: &str) -> (Dir, String) {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("temp dir");
     let url = format!("sqlite://{}", dir.join("ser.db").display());
-    let mut db = Db::open(&DbUrl::parse(&url).expect("url")).expect("open the store");
+    seed(&url);
+    (Dir(dir), url)
+}
+
+/// The schema and the two subscribers, in the database at `url`.
+fn seed(url: &str) {
+    let mut db = Db::open(&DbUrl::parse(url).expect("url")).expect("open the store");
     db.migrate().expect("create the schema");
     for (user, pw) in [("alice", "secret"), ("bob", "other")] {
         let s = tables::Subscriber {
@@ -45,7 +52,6 @@ fn store(tag: &str) -> (Dir, String) {
         };
         assert!(tables::subscriber_add(&mut db, &s).expect("add a subscriber"));
     }
-    (Dir(dir), url)
 }
 
 fn mysql_auth(extra: &str) -> String {
@@ -94,9 +100,28 @@ fn ok(out: ser_tests::sipp::SippOutcome, what: &str) {
 #[test]
 fn mysql_auth_cfg_challenges_and_accepts_on_the_embedded_store() {
     let (_dir, url) = store("sipp");
-    let r = start(&url, "");
+    sipp_flows(&url, "sqlite://");
+}
+
+#[test]
+fn mysql_auth_cfg_on_postgresql() {
+    let db = DbServer::postgres();
+    seed(&db.url());
+    sipp_flows(&db.url(), "postgres://");
+}
+
+#[test]
+fn mysql_auth_cfg_on_mariadb() {
+    let db = DbServer::mariadb();
+    seed(&db.url());
+    sipp_flows(&db.url(), "mysql://");
+}
+
+/// The sipp phones against mysql-auth.cfg on the database at `url`.
+fn sipp_flows(url: &str, scheme: &str) {
+    let r = start(url, "");
     assert!(
-        r.stderr().contains("auth_db on sqlite://"),
+        r.stderr().contains(&format!("auth_db on {scheme}")),
         "{}",
         r.stderr()
     );
