@@ -318,6 +318,24 @@ fn start(program: Program, opts: &Options, settings: &cli::ProcessSettings) -> R
     if !described.is_empty() {
         eprintln!("ser: stores: {}", described.join(", "));
     }
+    // usrloc's store: the bindings still alive are loaded now.
+    match (config.registrar.db_mode, stores.for_module("usrloc")) {
+        (0, _) => {}
+        (m @ (1 | 2), Some(pool)) => {
+            let db = crate::registrar::persist::UsrlocDb::new(pool, m, config.registrar.use_domain);
+            let n = db
+                .load(&config.location, crate::registrar::location::now())
+                .map_err(|e| format!("usrloc: cannot load the bindings from the store: {e}"))?;
+            eprintln!("ser: usrloc: db_mode {m}, {n} bindings loaded from the store");
+            config.usrloc_db = Some(Arc::new(db));
+        }
+        (m @ (1 | 2), None) => return Err(format!("usrloc: db_mode {m} needs a db_url")),
+        (m, _) => {
+            return Err(format!(
+                "usrloc: db_mode {m} is not built (0 memory, 1 write-through and 2 write-back are)"
+            ));
+        }
+    }
     // The auth modules: nonce key, nc table and credentials cache shared
     // by every shard.
     if program
@@ -492,6 +510,11 @@ fn start(program: Program, opts: &Options, settings: &cli::ProcessSettings) -> R
         }
     }
     let totals = stop_all(&shared, &wakers, handles);
+    // usrloc db_mode 2: what is marked is written before the pools stop.
+    if let Some(db) = &shared.config.usrloc_db {
+        db.flush(&shared.config.location, crate::registrar::location::now());
+    }
+    stores.shutdown();
     if let Some(c) = ctl {
         c.join();
     }

@@ -17,6 +17,7 @@
 
 pub mod location;
 pub mod lookup;
+pub mod persist;
 pub mod save;
 
 #[cfg(test)]
@@ -71,6 +72,11 @@ pub struct Params {
     /// and CSeq of a contact within this many seconds of its last change
     /// is a retransmission (the contact is left alone); later it fails.
     pub cseq_delay: u32,
+    /// usrloc `db_mode` (0): 0 memory only, 1 write-through, 2 write-back
+    /// ([`persist`]).
+    pub db_mode: u8,
+    /// usrloc `timer_interval` (60 s): how often `db_mode` 2 writes back.
+    pub timer_interval: u32,
 }
 
 impl Default for Params {
@@ -91,6 +97,8 @@ impl Default for Params {
             path_mode: 1,
             retry_after: 0,
             cseq_delay: 20,
+            db_mode: 0,
+            timer_interval: 60,
         }
     }
 }
@@ -139,6 +147,10 @@ impl Params {
                     "path_mode" => r.path_mode = u8::try_from(n).unwrap_or(r.path_mode).min(2),
                     "retry_after" => r.retry_after = u32_of(r.retry_after),
                     "cseq_delay" => r.cseq_delay = u32_of(r.cseq_delay),
+                    "db_mode" => r.db_mode = u8::try_from(n).unwrap_or(r.db_mode),
+                    "timer_interval" => {
+                        r.timer_interval = u32_of(r.timer_interval).max(1);
+                    }
                     _ => {}
                 }
             }

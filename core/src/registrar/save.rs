@@ -31,7 +31,10 @@
 //! after a 200, -1 after an error reply. Flag `0x02` (and the
 //! `*_noreply` names) leaves the reply to the script.
 
-use crate::script::{Action, Args, MsgCtx, Ret, level};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering};
+
+use crate::script::{Action, Args, Completion, MsgCtx, Offload, Pending, Resume, Ret, level};
 use crate::sip::header::HeaderName;
 use crate::sip::method::Method;
 use crate::stats::{self, Counter};
@@ -303,7 +306,41 @@ fn save_with(ctx: &mut MsgCtx<'_, '_>, args: &Args<'_>, reply: bool) -> Ret {
     let config = ctx.config;
     let p = &config.registrar;
     let now = now();
+    // db_mode 1, second run: the store write is over; answer from memory.
+    if let Some(slot) = ctx.ul_write.take() {
+        if slot.load(Ordering::Acquire) != 1 {
+            stats::count(Counter::RejectedRegs);
+            ctx.log(
+                level::L_ERR,
+                &format!("{fname}(): the bindings could not be written to the store; answered 500"),
+            );
+            if reply {
+                ctx.actions.push(Action::Reply {
+                    code: 500,
+                    reason: b"Server Internal Error".to_vec(),
+                });
+            }
+            return Ret::Code(-1);
+        }
+        return match read_request(ctx, p) {
+            Ok(req) => {
+                let mut list = table.get(&req.aor, now, p.order);
+                sort(&mut list, p.order);
+                if reply {
+                    answer_ok(ctx, &list, req.echo_path, now);
+                }
+                Ret::Code(1)
+            }
+            Err(_) => Ret::Code(-1),
+        };
+    }
+    let table_name = args
+        .bytes(0, ctx)
+        .map(std::borrow::Cow::into_owned)
+        .unwrap_or_else(|| b"location".to_vec());
+    let mut aor_saved: Vec<u8> = Vec::new();
     let result = read_request(ctx, p).and_then(|req| {
+        aor_saved = req.aor.clone();
         table
             .update(&req.aor, now, |list| {
                 apply(list, &req, p, now).map(|()| {
@@ -317,26 +354,29 @@ fn save_with(ctx: &mut MsgCtx<'_, '_>, args: &Args<'_>, reply: bool) -> Ret {
     match result {
         Ok((bindings, echo_path)) => {
             stats::count(Counter::AcceptedRegs);
+            match config.usrloc_db.as_ref().map(|d| (d.clone(), d.mode)) {
+                // Write-through: answered once the store has the bindings.
+                Some((db, 1)) => {
+                    let slot = Arc::new(AtomicU8::new(0));
+                    ctx.ul_write = Some(slot.clone());
+                    return Ret::Suspend(Pending::Offload(Offload {
+                        kind: "usrloc",
+                        start: Box::new(move |c: Completion| {
+                            // Refused or lost: the second run finds the
+                            // slot unset and answers 500.
+                            let c = c.or(Resume::Retry);
+                            db.write(&table_name, &aor_saved, bindings, move |ok| {
+                                slot.store(if ok { 1 } else { 2 }, Ordering::Release);
+                                c.done(Resume::Retry);
+                            });
+                        }),
+                    }));
+                }
+                Some((db, _)) => db.mark(&table_name, &aor_saved),
+                None => {}
+            }
             if reply {
-                for b in &bindings {
-                    let mut line = Vec::with_capacity(b.contact().len() + 32);
-                    line.extend_from_slice(b"Contact: <");
-                    line.extend_from_slice(b.contact());
-                    line.extend_from_slice(format!(">;expires={}", b.remaining(now)).as_bytes());
-                    if let Some(q) = b.q {
-                        line.extend_from_slice(format!(";q={}", q_text(q)).as_bytes());
-                    }
-                    push_line(ctx, &line);
-                }
-                if let Some(path) = echo_path {
-                    let mut line = b"Path: ".to_vec();
-                    line.extend_from_slice(&path);
-                    push_line(ctx, &line);
-                }
-                ctx.actions.push(Action::Reply {
-                    code: 200,
-                    reason: b"OK".to_vec(),
-                });
+                answer_ok(ctx, &bindings, echo_path, now);
             }
             Ret::Code(1)
         }
@@ -359,6 +399,30 @@ fn save_with(ctx: &mut MsgCtx<'_, '_>, args: &Args<'_>, reply: bool) -> Ret {
             Ret::Code(-1)
         }
     }
+}
+
+/// The `200 OK` of a REGISTER: every binding of the AoR, and the Path
+/// when it is echoed.
+fn answer_ok(ctx: &mut MsgCtx<'_, '_>, bindings: &[Binding], echo_path: Option<Vec<u8>>, now: u64) {
+    for b in bindings {
+        let mut line = Vec::with_capacity(b.contact().len() + 32);
+        line.extend_from_slice(b"Contact: <");
+        line.extend_from_slice(b.contact());
+        line.extend_from_slice(format!(">;expires={}", b.remaining(now)).as_bytes());
+        if let Some(q) = b.q {
+            line.extend_from_slice(format!(";q={}", q_text(q)).as_bytes());
+        }
+        push_line(ctx, &line);
+    }
+    if let Some(path) = echo_path {
+        let mut line = b"Path: ".to_vec();
+        line.extend_from_slice(&path);
+        push_line(ctx, &line);
+    }
+    ctx.actions.push(Action::Reply {
+        code: 200,
+        reason: b"OK".to_vec(),
+    });
 }
 
 #[cfg(test)]

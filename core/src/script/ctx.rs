@@ -446,6 +446,8 @@ pub struct Config {
     pub registrar: crate::registrar::Params,
     /// `tm` module parameters.
     pub tm: crate::tm::Params,
+    /// usrloc's store (`db_mode` 1 and 2), set up at start.
+    pub usrloc_db: Option<std::sync::Arc<crate::registrar::persist::UsrlocDb>>,
     /// The auth modules (`auth`, `auth_db`), set up at start when the
     /// config loads them.
     pub auth: Option<std::sync::Arc<crate::auth::AuthModule>>,
@@ -473,6 +475,7 @@ impl Default for Config {
             location: Default::default(),
             registrar: Default::default(),
             tm: Default::default(),
+            usrloc_db: None,
             auth: None,
             rr_full_lr: false,
             rr_append_fromtag: true,
@@ -709,6 +712,9 @@ pub struct MsgCtx<'m, 'a> {
     /// What `www_authorize` & co. found for this message (for
     /// `consume_credentials`, `check_to`, the next challenge's `stale`).
     pub auth: crate::auth::MsgAuth,
+    /// `save` in `db_mode` 1 waits for its store write: the outcome
+    /// (0 pending, 1 written, 2 failed), read when the call runs again.
+    pub ul_write: Option<std::sync::Arc<std::sync::atomic::AtomicU8>>,
 }
 
 impl<'m, 'a> MsgCtx<'m, 'a> {
@@ -745,6 +751,7 @@ impl<'m, 'a> MsgCtx<'m, 'a> {
             tm: crate::tm::TmCtx::default(),
             rr_tail: None,
             auth: Default::default(),
+            ul_write: None,
         }
     }
 

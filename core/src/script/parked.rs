@@ -39,6 +39,7 @@ pub struct Detached {
     tm: crate::tm::TmCtx,
     rr_tail: Option<Vec<u8>>,
     auth: crate::auth::MsgAuth,
+    ul_write: Option<std::sync::Arc<std::sync::atomic::AtomicU8>>,
 }
 
 impl MsgCtx<'_, '_> {
@@ -68,6 +69,7 @@ impl MsgCtx<'_, '_> {
             tm: self.tm,
             rr_tail: self.rr_tail,
             auth: self.auth,
+            ul_write: self.ul_write,
         }
     }
 }
@@ -107,6 +109,7 @@ impl Detached {
             tm: self.tm,
             rr_tail: self.rr_tail,
             auth: self.auth,
+            ul_write: self.ul_write,
         }
     }
 }

@@ -77,12 +77,19 @@ pub enum Resume {
 
 /// The way back from offloaded work to the suspended script. Dropped
 /// without [`Completion::done`] (the work was refused or lost), it resumes
-/// the script with code -1, so a run never waits for ever.
-pub struct Completion(Option<Box<dyn FnOnce(Resume) + Send>>);
+/// the script with its fallback (code -1 unless [`Completion::or`] says
+/// otherwise), so a run never waits for ever.
+pub struct Completion(Option<Box<dyn FnOnce(Resume) + Send>>, Resume);
 
 impl Completion {
     pub fn new(f: impl FnOnce(Resume) + Send + 'static) -> Completion {
-        Completion(Some(Box::new(f)))
+        Completion(Some(Box::new(f)), Resume::Code(-1))
+    }
+
+    /// The same, resuming with `fallback` if dropped unanswered.
+    pub fn or(mut self, fallback: Resume) -> Completion {
+        self.1 = fallback;
+        self
     }
 
     pub fn done(mut self, r: Resume) {
@@ -95,7 +102,7 @@ impl Completion {
 impl Drop for Completion {
     fn drop(&mut self) {
         if let Some(f) = self.0.take() {
-            f(Resume::Code(-1));
+            f(self.1);
         }
     }
 }

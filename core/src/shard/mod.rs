@@ -129,6 +129,8 @@ struct Worker {
     /// Runs suspended on offloaded work, by token.
     waiting: std::collections::HashMap<u64, Parked>,
     next_token: u64,
+    /// When shard 0 last wrote usrloc back to the store.
+    last_flush: Instant,
 }
 
 /// Runs shard `id` until [`Shared::stop`]; returns its counters (those it
@@ -164,6 +166,7 @@ pub fn run(
         mailbox: Arc::new(Mailbox::new(links_wakers, id)),
         waiting: std::collections::HashMap::new(),
         next_token: 0,
+        last_flush: Instant::now(),
     };
     if id == 0 {
         w.timers
@@ -270,6 +273,20 @@ impl Worker {
                     self.guarded(src, |w| w.resume(*p, out));
                 }
                 Timer::SweepLocation => {
+                    // usrloc db_mode 1/2: marked AoRs written back, expired
+                    // rows deleted, every timer_interval.
+                    if let Some(db) = &self.shared.config.usrloc_db {
+                        let every = std::time::Duration::from_secs(u64::from(
+                            self.shared.config.registrar.timer_interval,
+                        ));
+                        if self.last_flush.elapsed() >= every {
+                            self.last_flush = Instant::now();
+                            db.flush(
+                                &self.shared.config.location,
+                                crate::registrar::location::now(),
+                            );
+                        }
+                    }
                     let gone = self
                         .shared
                         .config

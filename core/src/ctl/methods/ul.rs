@@ -250,6 +250,28 @@ fn lookup(c: &mut Call<'_>, w: &mut Writer) -> RpcResult {
     Ok(())
 }
 
+/// usrloc `db_mode` 1/2: the AoR's bindings, as they are now in memory,
+/// go to the store (written at once in mode 1, at the next write-back in
+/// mode 2); the reply does not wait for the store.
+fn persist(c: &Call<'_>, table_name: &str, aor: &[u8]) {
+    let Some(db) = &c.shared.config.usrloc_db else {
+        return;
+    };
+    let name = table_name.as_bytes();
+    if db.mode == 1 {
+        let list = c
+            .shared
+            .config
+            .location
+            .existing(name)
+            .map(|t| t.get(aor, location::now(), location::Order::Time))
+            .unwrap_or_default();
+        db.write(name, aor, list, |_| {});
+    } else {
+        db.mark(name, aor);
+    }
+}
+
 fn live(t: &Table, aor: &[u8], now: u64) -> Vec<Binding> {
     t.get(aor, now, location::Order::Time)
 }
@@ -325,6 +347,7 @@ fn add(c: &mut Call<'_>, _: &mut Writer) -> RpcResult {
     b.bflags = u64::try_from(cflags).unwrap_or(0);
     b.last_modified = now;
     t.insert(&a, b, now);
+    persist(c, &c.params.str(0)?, &a);
     Ok(())
 }
 
@@ -335,6 +358,7 @@ fn rm(c: &mut Call<'_>, _: &mut Writer) -> RpcResult {
     let t = table(c, 0)?;
     let a = aor(c, &c.params.str(1)?)?;
     t.remove_aor(&a);
+    persist(c, &c.params.str(0)?, &a);
     Ok(())
 }
 
@@ -370,7 +394,10 @@ fn rm_contact(c: &mut Call<'_>, _: &mut Writer) -> RpcResult {
     match found {
         Found::NoAor => Err(Fault::new(404, "AOR not found")),
         Found::NoContact => Err(Fault::new(404, "Contact not found")),
-        Found::Removed => Ok(()),
+        Found::Removed => {
+            persist(c, &c.params.str(0)?, &a);
+            Ok(())
+        }
     }
 }
 
