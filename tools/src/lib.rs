@@ -1,5 +1,6 @@
 //! Operator tools: `sercmd` (a binrpc client that speaks like Kamailio's
 //! `kamcmd`) and `serctl` (users, aliases, domains, trusted peers,
-//! contacts; not built yet).
+//! contacts; not built yet). [`rpc`] is the control socket client.
 
+pub mod rpc;
 pub mod sercmd;
