@@ -80,9 +80,21 @@ pub fn ser_binary() -> PathBuf {
 /// Path of the `sercmd` binary to test (package `ser-tools`), found and
 /// checked as [`ser_binary`] is (`SERCMD_BIN` overrides the search).
 pub fn sercmd_binary() -> PathBuf {
-    if let Some(p) = std::env::var_os("SERCMD_BIN") {
+    tools_binary("sercmd", "SERCMD_BIN")
+}
+
+/// Path of the `serctl` binary to test (package `ser-tools`), found and
+/// checked as [`ser_binary`] is (`SERCTL_BIN` overrides the search).
+pub fn serctl_binary() -> PathBuf {
+    tools_binary("serctl", "SERCTL_BIN")
+}
+
+/// A binary of the `ser-tools` package next to the test executable;
+/// panics when it is missing or older than its sources.
+fn tools_binary(name: &str, env: &str) -> PathBuf {
+    if let Some(p) = std::env::var_os(env) {
         let p = PathBuf::from(p);
-        assert!(p.is_file(), "SERCMD_BIN={} is not a file", p.display());
+        assert!(p.is_file(), "{env}={} is not a file", p.display());
         return p;
     }
     let exe = std::env::current_exe().expect("path of the test executable");
@@ -90,7 +102,7 @@ pub fn sercmd_binary() -> PathBuf {
         .parent()
         .and_then(Path::parent)
         .expect("test executable is in <target>/<profile>/deps/");
-    let bin = profile_dir.join(format!("sercmd{}", std::env::consts::EXE_SUFFIX));
+    let bin = profile_dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
     let release = profile_dir.file_name().is_some_and(|n| n == "release");
     let how = if release {
         "cargo build --release -p ser-tools"
@@ -99,14 +111,14 @@ pub fn sercmd_binary() -> PathBuf {
     };
     let Ok(meta) = bin.metadata() else {
         panic!(
-            "the sercmd binary is missing at {}; build it first with `{how}`",
+            "the {name} binary is missing at {}; build it first with `{how}`",
             bin.display()
         );
     };
     let built = meta.modified().unwrap_or(SystemTime::UNIX_EPOCH);
     if let Some(newer) = newer_source(built, &["tools/src", "core/src", "cfg/src"]) {
         panic!(
-            "the sercmd binary at {} is older than {}; rebuild it with `{how}`",
+            "the {name} binary at {} is older than {}; rebuild it with `{how}`",
             bin.display(),
             newer.display()
         );

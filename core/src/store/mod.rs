@@ -15,6 +15,9 @@
 //!   location, aliases, domain, trusted, usr_preferences, acc,
 //!   missed_calls).
 //!
+//! [`DEFAULT_URL`] is the database of a router and a `serctl` that name
+//! none.
+//!
 //! `docs/store.md` describes the URLs, tables, versions and the pool's
 //! behaviour when the database goes away.
 
@@ -29,6 +32,12 @@ pub mod stores;
 pub mod tables;
 mod url;
 mod value;
+
+/// The `db_url` used when none is given: ser's own SQLite file, created
+/// with its schema on first use. `serctl` uses it without `-d` (or
+/// `SER_DB_URL`/`DBURL`); the router's database modules are to use it when
+/// their `db_url` is not set.
+pub const DEFAULT_URL: &str = "sqlite:///var/lib/ser/ser.db";
 
 pub use db::{Db, Timeouts};
 pub use pool::{EventHook, Pool, PoolConfig, PoolEvent, PoolStats, SubmitError};

@@ -383,6 +383,17 @@ mod tests {
     }
 
     #[test]
+    fn store_url_default_is_an_absolute_sqlite_file() {
+        let u = DbUrl::parse(super::super::DEFAULT_URL).unwrap();
+        assert_eq!(
+            u,
+            DbUrl::Sqlite {
+                path: "/var/lib/ser/ser.db".into()
+            }
+        );
+    }
+
+    #[test]
     fn store_url_server_forms() {
         let u = DbUrl::parse("mysql://ser:heslo@localhost/ser").unwrap();
         assert_eq!(u.backend(), Backend::Mysql);

@@ -3,7 +3,8 @@
 //!
 //! - [`args`]: options and the typing of arguments;
 //! - [`print`]: kamcmd-identical printing and `-f` formats;
-//! - [`conn`]: unix stream and datagram, TCP and UDP;
+//! - [`crate::rpc`] (shared with `serctl`): unix stream and datagram, TCP
+//!   and UDP;
 //! - [`interactive`]: the `sercmd> ` prompt, with completion.
 //!
 //! A command is a method, an alias (`ps`, `ls`, ...) or a builtin
@@ -17,7 +18,6 @@
 //! hang. `docs/sercmd.md` has the whole list.
 
 pub mod args;
-pub mod conn;
 pub mod interactive;
 pub mod print;
 
@@ -25,10 +25,11 @@ use std::ffi::OsString;
 use std::io::{self, Write};
 
 use ser_core::ctl::addr::{self, CtlAddr, Side};
-use ser_core::ctl::binrpc::{self, Frame, Kind, Value, Writer};
+use ser_core::ctl::binrpc::{self, Kind, Value, Writer};
 
+pub use crate::rpc::next_page;
+use crate::rpc::{self, CallError, Conn, Target};
 use args::{Arg, Options, Parsed};
-use conn::{Conn, Target};
 use print::Format;
 
 /// Version printed by `-V` and the banner.
@@ -245,51 +246,37 @@ impl Session {
                 Arg::Str(s) => w.str(s),
             };
         }
-        let cookie = conn::random_u32() >> 1;
-        let packet = binrpc::packet(Kind::Request, cookie, w.as_bytes());
         self.connect()?;
         let Some(c) = self.conn.as_mut() else {
             return Err(err("not connected"));
         };
         let stream = c.is_stream();
-        let reply = match c.call(&packet, self.verbose, log) {
+        let reply = match rpc::call(c, w.as_bytes(), self.verbose, log) {
             Ok(r) => r,
             Err(e) => {
-                // A stream may hold half a reply now: start afresh.
-                if stream {
-                    self.conn = None;
+                match e {
+                    // A stream may hold half a reply now: start afresh.
+                    CallError::Transport(_) if stream => self.conn = None,
+                    CallError::Cookie { .. } => self.conn = None,
+                    _ => {}
                 }
                 return Err(err(e));
             }
         };
-        let Frame::Header(h) = binrpc::frame(&reply) else {
-            return Err(err("bad reply header"));
-        };
-        let kind = match h.kind {
-            Some(Kind::Reply) => Kind::Reply,
-            Some(Kind::Fault) => Kind::Fault,
-            _ => return Err(err("not a reply")),
-        };
-        if h.cookie != cookie {
-            self.conn = None;
-            return Err(err(format!(
-                "bad reply, cookie doesn't match: sent {cookie:x} and received {:x}",
-                h.cookie
-            )));
-        }
         if self.verbose > 1 {
-            let t = reply.get(1).map_or(0, |b| b >> 4);
             log.extend_from_slice(
                 format!(
-                    "new packet: type {t:02x}, len {}, cookie {:x}\n",
-                    h.body_len, h.cookie
+                    "new packet: type {:02x}, len {}, cookie {:x}\n",
+                    reply.kind as u8,
+                    reply.body.len(),
+                    reply.cookie
                 )
                 .as_bytes(),
             );
         }
         Ok(Reply {
-            kind,
-            body: reply.get(h.len..).unwrap_or_default().to_vec(),
+            kind: reply.kind,
+            body: reply.body,
         })
     }
 
@@ -522,20 +509,6 @@ fn strings(body: &[u8]) -> Vec<String> {
     }
 }
 
-/// The page start in `Next: N`, the last member of the last top-level
-/// struct of a `ul.dump` reply that did not fit.
-pub fn next_page(body: &[u8]) -> Option<i64> {
-    let values = binrpc::decode(body).ok()?;
-    let Some(Value::Struct(members)) = values.last() else {
-        return None;
-    };
-    match members.last()? {
-        (Some(name), Value::Int(n)) if name == "Next" => Some(i64::from(*n)),
-        (Some(name), Value::Double(d)) if name == "Next" && d.fract() == 0.0 => Some(*d as i64),
-        _ => None,
-    }
-}
-
 /// Prints a line on standard error (a closed standard error is ignored,
 /// where `eprintln!` would panic).
 pub fn warn(line: &str) {
@@ -652,33 +625,6 @@ mod tests {
             e.starts_with("ERROR: error parsing server socket address tcp:host:99999"),
             "{e}"
         );
-    }
-
-    #[test]
-    fn next_page_is_the_last_member_of_the_last_struct() {
-        let mut w = Writer::new();
-        w.struct_start()
-            .member_struct("Domains")
-            .struct_end()
-            .name("Next")
-            .int(42)
-            .struct_end();
-        assert_eq!(next_page(w.as_bytes()), Some(42));
-        let mut w = Writer::new();
-        w.struct_start().name("Next").double(5e9).struct_end();
-        assert_eq!(next_page(w.as_bytes()), Some(5_000_000_000));
-        let mut w = Writer::new();
-        w.struct_start()
-            .name("Next")
-            .int(1)
-            .name("Other")
-            .int(2)
-            .struct_end();
-        assert_eq!(next_page(w.as_bytes()), None);
-        let mut w = Writer::new();
-        w.str("Next");
-        assert_eq!(next_page(w.as_bytes()), None);
-        assert_eq!(next_page(&[0x03]), None);
     }
 
     #[test]

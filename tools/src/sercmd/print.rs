@@ -417,33 +417,10 @@ pub fn print_reply(
     }
 }
 
-/// kamcmd's `-vvv` dump of the bytes of one read: 16 per line, hex then
-/// the printable characters.
-pub fn hexdump(out: &mut Vec<u8>, data: &[u8], offset: usize) {
-    out.extend_from_slice(
-        format!(
-            "received {} bytes in reply (@offset {offset}):\n",
-            data.len()
-        )
-        .as_bytes(),
-    );
-    for line in data.chunks(16) {
-        let mut hex = String::with_capacity(49);
-        for b in line {
-            hex.push_str(&format!("{b:02x} "));
-        }
-        out.extend_from_slice(format!("{hex:<48} ").as_bytes());
-        out.extend(
-            line.iter()
-                .map(|&b| if (0x20..0x7f).contains(&b) { b } else { b'.' }),
-        );
-        out.push(b'\n');
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::rpc::conn::hexdump;
     use ser_core::ctl::binrpc::Writer;
 
     fn tree(body: &[u8]) -> String {

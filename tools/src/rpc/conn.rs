@@ -1,5 +1,6 @@
-//! The transports: unix stream, unix datagram, TCP and UDP, one request
-//! and one reply packet at a time.
+//! The transports of the control socket client: unix stream, unix
+//! datagram, TCP and UDP, one request and one reply packet at a time.
+//! Shared by `sercmd` and `serctl`.
 //!
 //! Differences from `kamcmd`, on purpose: a reply that does not come
 //! within the timeout (10 s by default, `-t`) is an error instead of a
@@ -23,8 +24,6 @@ use std::time::Duration;
 
 use ser_core::ctl::addr::CtlAddr;
 use ser_core::ctl::binrpc::{self, Frame};
-
-use super::print;
 
 /// Largest reply packet accepted (kamcmd: 128 KiB).
 pub const MAX_REPLY: usize = 16 * 1024 * 1024;
@@ -168,21 +167,55 @@ fn resolve(host: &str, port: u16) -> Result<Vec<SocketAddr>, String> {
     Ok(addrs)
 }
 
+/// Why a connection could not be opened.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OpenError {
+    pub message: String,
+    /// Nothing listens at the address (no socket file, or the connection
+    /// was refused): no server runs there.
+    pub not_listening: bool,
+}
+
+impl std::fmt::Display for OpenError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl From<String> for OpenError {
+    fn from(message: String) -> OpenError {
+        OpenError {
+            message,
+            not_listening: false,
+        }
+    }
+}
+
+/// A failed `connect`: whether it says that nothing listens there.
+fn connect_error(addr: &CtlAddr, e: &io::Error) -> OpenError {
+    OpenError {
+        message: format!("cannot connect to {addr}: {e}"),
+        not_listening: matches!(
+            e.kind(),
+            io::ErrorKind::NotFound | io::ErrorKind::ConnectionRefused
+        ),
+    }
+}
+
 impl Conn {
     /// Connects (or, for datagrams, binds and connects the socket).
-    pub fn open(target: &Target) -> Result<Conn, String> {
+    pub fn open(target: &Target) -> Result<Conn, OpenError> {
         let t = target.timeout;
         let addr = &target.addr;
         let link = match addr {
             CtlAddr::UnixStream(p) => {
-                let s =
-                    UnixStream::connect(p).map_err(|e| format!("cannot connect to {addr}: {e}"))?;
+                let s = UnixStream::connect(p).map_err(|e| connect_error(addr, &e))?;
                 s.set_read_timeout(t).map_err(|e| e.to_string())?;
                 s.set_write_timeout(t).map_err(|e| e.to_string())?;
                 Link::Unix(s)
             }
             CtlAddr::Tcp(host, port) => {
-                let mut last = format!("cannot connect to {addr}");
+                let mut last = OpenError::from(format!("cannot connect to {addr}"));
                 let mut found = None;
                 for a in resolve(host, *port)? {
                     let r = match t {
@@ -194,7 +227,7 @@ impl Conn {
                             found = Some(s);
                             break;
                         }
-                        Err(e) => last = format!("cannot connect to {addr}: {e}"),
+                        Err(e) => last = connect_error(addr, &e),
                     }
                 }
                 let s = found.ok_or(last)?;
@@ -205,8 +238,7 @@ impl Conn {
             }
             CtlAddr::UnixDgram(p) => {
                 let (s, reply) = ReplySocket::bind(target)?;
-                s.connect(p)
-                    .map_err(|e| format!("cannot connect to {addr}: {e}"))?;
+                s.connect(p).map_err(|e| connect_error(addr, &e))?;
                 s.set_read_timeout(t).map_err(|e| e.to_string())?;
                 s.set_write_timeout(t).map_err(|e| e.to_string())?;
                 Link::UnixDgram(s, reply)
@@ -222,8 +254,7 @@ impl Conn {
                 };
                 let s =
                     UdpSocket::bind(local).map_err(|e| format!("cannot open a UDP socket: {e}"))?;
-                s.connect(a)
-                    .map_err(|e| format!("cannot connect to {addr}: {e}"))?;
+                s.connect(a).map_err(|e| connect_error(addr, &e))?;
                 s.set_read_timeout(t).map_err(|e| e.to_string())?;
                 Link::Udp(s)
             }
@@ -300,7 +331,7 @@ impl Conn {
             };
             let got = chunk.get(..n).unwrap_or_default();
             if verbose > 2 {
-                print::hexdump(log, got, buf.len());
+                hexdump(log, got, buf.len());
             }
             buf.extend_from_slice(got);
             match binrpc::frame(&buf) {
@@ -340,7 +371,7 @@ impl Conn {
         let n = r.map_err(|e| self.read_error(e))?;
         buf.truncate(n);
         if verbose > 2 {
-            print::hexdump(log, &buf, 0);
+            hexdump(log, &buf, 0);
         }
         match binrpc::frame(&buf) {
             Frame::Header(h) if buf.len() >= h.packet_len() => {
@@ -371,4 +402,28 @@ fn corrupted(buf: &[u8]) -> String {
         "bad reply: not a BINRPC packet (first byte {:02x})",
         buf.first().copied().unwrap_or(0)
     )
+}
+
+/// Appends a dump of `data` (read at `offset` of the reply) to `out`, as
+/// kamcmd's `-vvv` prints it.
+pub fn hexdump(out: &mut Vec<u8>, data: &[u8], offset: usize) {
+    out.extend_from_slice(
+        format!(
+            "received {} bytes in reply (@offset {offset}):\n",
+            data.len()
+        )
+        .as_bytes(),
+    );
+    for line in data.chunks(16) {
+        let mut hex = String::with_capacity(49);
+        for b in line {
+            hex.push_str(&format!("{b:02x} "));
+        }
+        out.extend_from_slice(format!("{hex:<48} ").as_bytes());
+        out.extend(
+            line.iter()
+                .map(|&b| if (0x20..0x7f).contains(&b) { b } else { b'.' }),
+        );
+        out.push(b'\n');
+    }
 }
