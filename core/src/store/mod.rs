@@ -33,12 +33,6 @@ pub mod tables;
 mod url;
 mod value;
 
-/// The `db_url` used when none is given: ser's own SQLite file, created
-/// with its schema on first use. `serctl` uses it without `-d` (or
-/// `SER_DB_URL`/`DBURL`); the router's database modules are to use it when
-/// their `db_url` is not set.
-pub const DEFAULT_URL: &str = "sqlite:///var/lib/ser/ser.db";
-
 pub use db::{Db, Timeouts};
 pub use pool::{EventHook, Pool, PoolConfig, PoolEvent, PoolStats, SubmitError};
 pub use schema::MigrateReport;
@@ -46,6 +40,7 @@ pub use url::{Backend, DbUrl, ServerAddr, UrlError, redact};
 pub use value::{Cell, DbError};
 
 /// The embedded database a module uses when the config names none (and
-/// `ser --db=embedded`, and `serctl`'s default): created with its schema
-/// on first use, so a first try needs no database server.
+/// `ser --db=embedded`, and `serctl` without `-d`, `SER_DB_URL` or
+/// `DBURL`): created with its schema on first use, so a first try needs
+/// no database server.
 pub const DEFAULT_URL: &str = "sqlite:///var/lib/ser/ser.db";
