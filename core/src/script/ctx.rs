@@ -449,6 +449,10 @@ pub struct Config {
     /// The auth modules (`auth`, `auth_db`), set up at start when the
     /// config loads them.
     pub auth: Option<std::sync::Arc<crate::auth::AuthModule>>,
+    /// The cached policy tables (`domain`, `permissions`' `trusted`),
+    /// set up at start when the config loads those modules
+    /// ([`crate::policy::setup`]).
+    pub policy: crate::policy::Policy,
     /// `modparam("rr", "enable_full_lr", 1)`: our Record-Routes say
     /// `;lr=on` instead of `;lr` (default off).
     pub rr_full_lr: bool,
@@ -474,6 +478,7 @@ impl Default for Config {
             registrar: Default::default(),
             tm: Default::default(),
             auth: None,
+            policy: Default::default(),
             rr_full_lr: false,
             rr_append_fromtag: true,
             fr_timer_ms: Knob::new(-1),
