@@ -3,6 +3,7 @@
 //! threads, signals (SIGTERM/SIGINT stop, SIGHUP reopens the log, SIGUSR1
 //! prints statistics) and the counters printed at exit.
 
+use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -20,6 +21,7 @@ use crate::script::{Registry, Script};
 use crate::shard::{self, Shared};
 use crate::sip::limits::Limits;
 use crate::stats::{self, Board, Counter, Snapshot};
+use crate::store::{DbUrl, Pool, PoolConfig};
 
 /// Exit code when a shard dies (EX_SOFTWARE).
 pub const EXIT_SHARD_DIED: u8 = 70;
@@ -204,6 +206,37 @@ fn steer(per_shard: &[Vec<UdpSocket>], shards: usize) {
     }
 }
 
+/// The database pool of each policy module (`domain`, `permissions`)
+/// that has a `db_url` modparam, one per module.
+///
+/// Temporary: the store registry (one shared pool per URL, and the
+/// `--db=URL` override) replaces this; [`crate::policy::setup`] only asks
+/// for a module's pool.
+fn module_pools(program: &Program) -> Result<HashMap<String, Arc<Pool>>, String> {
+    let mut pools = HashMap::new();
+    for m in &program.modules {
+        let module = program.str(m.name);
+        if !matches!(module, "domain" | "permissions") {
+            continue;
+        }
+        let url = m.params.iter().rev().find_map(|(n, v)| match v {
+            ConstValue::Str(s) if program.str(*n) == "db_url" => Some(program.str(*s)),
+            _ => None,
+        });
+        let Some(url) = url else { continue };
+        let url = DbUrl::parse(url).map_err(|e| format!("{module}: {e}"))?;
+        let cfg = PoolConfig {
+            workers: 1,
+            name: format!("ser-db-{module}"),
+            ..PoolConfig::default()
+        };
+        let pool = Pool::start(url, cfg)
+            .map_err(|e| format!("{module}: cannot start the database pool: {e}"))?;
+        pools.insert(module.to_string(), Arc::new(pool));
+    }
+    Ok(pools)
+}
+
 /// A random 64-bit key (branch and tag hashes), from the kernel.
 fn random_u64() -> u64 {
     let mut v: u64 = 0;
@@ -327,6 +360,10 @@ fn start(program: Program, opts: &Options, settings: &cli::ProcessSettings) -> R
             dialect: program.dialect,
         }));
     }
+    // The policy modules (domain, permissions): their tables are read now,
+    // before the shards run.
+    let pools = module_pools(&program)?;
+    config.policy = crate::policy::setup(&program, &|module: &str| pools.get(module).cloned())?;
     let local = Local {
         sockets: sockets_info,
         sip_warning: g.sip_warning,
