@@ -726,9 +726,9 @@ pub const KAMAILIO_PV_NAMES: &[&str] = &[
     "ai", "adu", "ar", "au", "ad", "aU", "Au", "bf", "bF", "bs", "br", "bR", "bU", "ci", "cl",
     "cs", "ct", "cT", "dd", "di", "dip", "dp", "dP", "ds", "du", "fd", "fn", "fs", "ft", "fti",
     "fu", "fU", "mb", "mf", "mF", "mi", "ml", "mt", "od", "op", "oP", "ou", "oU", "pd", "pn", "pp",
-    "pr", "pU", "pu", "rb", "rd", "re", "rm", "rp", "rP", "rr", "rs", "rt", "ru", "rU", "rv", "rz",
-    "Ri", "Rp", "sf", "sF", "si", "sp", "td", "tn", "tt", "tu", "tU", "Tf", "TF", "Ts", "TS", "ua",
-    "null",
+    "pr", "proto", "pU", "pu", "rb", "rd", "re", "rm", "rp", "rP", "rr", "rs", "rt", "ru", "rU",
+    "rv", "rz", "Ri", "Rp", "sf", "sF", "si", "sp", "td", "tn", "tt", "tu", "tU", "Tf", "TF", "Ts",
+    "TS", "ua", "null",
 ];
 
 impl Block {

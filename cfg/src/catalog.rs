@@ -1046,8 +1046,8 @@ const DOMAIN: ModuleSig = ModuleSig {
         f("is_from_local", NONE, RFB, "True if the From host is a local domain."),
         f("is_uri_host_local", NONE, RFB, "True if the Request-URI host is a local domain."),
         f("is_domain_local", &[&[V]], RFB, "True if the value is a local domain (Kamailio)."),
-        f("is_local", &[&[S]], RFB, "SER 2.x: true if the domain is local."),
-        f("lookup_domain", &[&[S], &[S, S]], RFB, "Find a domain's id and attributes and store them in an AVP track."),
+        f("is_local", &[&[V]], RFB, "SER 2.x: true if the domain (a string, AVP or select) is local."),
+        f("lookup_domain", &[&[V], &[FM, V]], RFB, "Find a domain's id and store it in an AVP (SER 2.x: `$fd.did`/`$td.did`; Kamailio: `$avp(<prefix>did)`)."),
     ],
 };
 
@@ -1075,12 +1075,16 @@ const PERMISSIONS: ModuleSig = ModuleSig {
         ps("mask_col", "Column name."),
         ps("port_col", "Column name."),
         ps("peer_tag_avp", "AVP that receives the tag of a trusted peer."),
+        pi("peer_tag_mode", "1: every matching trusted row counts and adds its tag (Kamailio)."),
+        ps("ruri_col", "Column name (Kamailio)."),
+        ps("priority_col", "Column name (Kamailio)."),
+        pi("reload_delta", "Least seconds between two `permissions.trustedReload` (Kamailio; 5)."),
         pi("max_subnets", "Largest number of subnets."),
     ],
     functions: &[
         f("allow_routing", &[&[], &[S], &[S, S]], RQ, "True if the routing rules files allow the call."),
         f("allow_register", &[&[S], &[S, S]], RQ, "True if the registration rules allow the REGISTER."),
-        f("allow_trusted", &[&[], &[S, S]], RF, "True if the source address is in the trusted table."),
+        f("allow_trusted", &[&[], &[V, V]], RF, "True if the source address (or the given address and protocol) is in the trusted table."),
         f("allow_uri", &[&[S, V]], RQ, "True if the rules allow the URI in the variable."),
         f("allow_address", &[&[I, S, I]], ANY, "True if the address and port are in the group."),
         f("allow_source_address", &[&[], &[I]], ANY, "True if the source address is in the group (default 1)."),

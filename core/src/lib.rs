@@ -12,6 +12,7 @@ pub mod cli;
 pub mod ctl;
 pub mod log;
 pub mod net;
+pub mod policy;
 pub mod proxy;
 pub mod registrar;
 pub mod script;

@@ -356,6 +356,9 @@ fn start(program: Program, opts: &Options, settings: &cli::ProcessSettings) -> R
             dialect: program.dialect,
         }));
     }
+    // The policy modules (domain, permissions): their tables are read now,
+    // before the shards run.
+    config.policy = crate::policy::setup(&program, &|module: &str| stores.for_module(module))?;
     let local = Local {
         sockets: sockets_info,
         sip_warning: g.sip_warning,

@@ -451,6 +451,10 @@ pub struct Config {
     /// The auth modules (`auth`, `auth_db`), set up at start when the
     /// config loads them.
     pub auth: Option<std::sync::Arc<crate::auth::AuthModule>>,
+    /// The cached policy tables (`domain`, `permissions`' `trusted`),
+    /// set up at start when the config loads those modules
+    /// ([`crate::policy::setup`]).
+    pub policy: crate::policy::Policy,
     /// `modparam("rr", "enable_full_lr", 1)`: our Record-Routes say
     /// `;lr=on` instead of `;lr` (default off).
     pub rr_full_lr: bool,
@@ -477,6 +481,7 @@ impl Default for Config {
             tm: Default::default(),
             usrloc_db: None,
             auth: None,
+            policy: Default::default(),
             rr_full_lr: false,
             rr_append_fromtag: true,
             fr_timer_ms: Knob::new(-1),

@@ -311,7 +311,7 @@ fn ser_avp_sel(track: Option<AvpTrack>, name: AvpName) -> AvpSel {
 }
 
 /// `$avp(...)`'s argument: `i:80`, `s:name`, `name`.
-fn kamailio_avp_name(arg: &str) -> Result<AvpName, String> {
+pub(crate) fn kamailio_avp_name(arg: &str) -> Result<AvpName, String> {
     let arg = arg.trim();
     if let Some(n) = arg.strip_prefix("i:") {
         return parse_int(n.trim().as_bytes())

@@ -496,6 +496,32 @@ pub static BUILTINS: &[(&str, &str, BuiltinFn)] = &[
     ),
     ("uri_db", "check_to", crate::auth::funcs::check_to),
     ("uri_db", "check_from", crate::auth::funcs::check_from),
+    (
+        "domain",
+        "is_from_local",
+        crate::policy::domain::is_from_local,
+    ),
+    (
+        "domain",
+        "is_uri_host_local",
+        crate::policy::domain::is_uri_host_local,
+    ),
+    (
+        "domain",
+        "is_domain_local",
+        crate::policy::domain::is_domain_local,
+    ),
+    ("domain", "is_local", crate::policy::domain::is_domain_local),
+    (
+        "domain",
+        "lookup_domain",
+        crate::policy::domain::lookup_domain,
+    ),
+    (
+        "permissions",
+        "allow_trusted",
+        crate::policy::trusted::allow_trusted,
+    ),
 ];
 
 /// Whether a built-in implements `module`'s `name`.

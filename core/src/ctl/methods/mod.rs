@@ -4,10 +4,14 @@
 //! - [`core`]: `system.*`, `core.*` and `ctl.*`;
 //! - [`ul`]: the location table (`ul.*`);
 //! - [`cfg`]: run-time configuration (`cfg.*`);
-//! - [`stats`]: statistics (`stats.*`, `cnt.*`, `tm.stats`, `sl.stats`).
+//! - [`stats`]: statistics (`stats.*`, `cnt.*`, `tm.stats`, `sl.stats`);
+//! - [`domain`]: the cached table of local domains (`domain.*`);
+//! - [`permissions`]: the cached trusted table (`permissions.trusted*`).
 
 pub mod cfg;
 pub mod core;
+pub mod domain;
+pub mod permissions;
 pub mod stats;
 pub mod ul;
 
@@ -31,7 +35,14 @@ pub(crate) const fn m(
 }
 
 /// Every family's table.
-const FAMILIES: &[&[Method]] = &[core::METHODS, ul::METHODS, cfg::METHODS, stats::METHODS];
+const FAMILIES: &[&[Method]] = &[
+    core::METHODS,
+    ul::METHODS,
+    cfg::METHODS,
+    stats::METHODS,
+    domain::METHODS,
+    permissions::METHODS,
+];
 
 /// Every method, sorted by name (byte-wise, as `system.listMethods` sends
 /// them).
