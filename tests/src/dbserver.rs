@@ -96,11 +96,17 @@ impl DbServer {
         let run_as = service_user("mysql", "Debian's mariadb-server package creates it");
         let mut s = DbServer::new(Kind::Mariadb, PathBuf::new(), run_as, "ser-maria");
         let data = s.data();
+        // Its own temporary directory: two servers bootstrapping at once
+        // in /tmp trip over each other's temporary tables.
+        let tmp = s.dir.0.join("tmp");
+        std::fs::create_dir_all(&tmp).expect("create the server's tmpdir");
+        s.give_away(&tmp);
         let out = s.run_tool(
             "mariadb-install-db",
             s.tool("mariadb-install-db")
                 .arg("--no-defaults")
                 .arg(format!("--datadir={}", data.display()))
+                .arg(format!("--tmpdir={}", tmp.display()))
                 .args(["--auth-root-authentication-method=normal", "--skip-test-db"])
                 .arg("--skip-name-resolve"),
         );
@@ -187,9 +193,21 @@ impl DbServer {
 
     /// Freezes the server (`SIGSTOP` to it and its child processes, so
     /// PostgreSQL's backends too): connections stay open and nothing
-    /// answers, as with a hung host.
+    /// answers, as with a hung host. Returns once every thread is stopped:
+    /// a multi-threaded process stops only when one of its threads has run
+    /// and stopped the others, and until then MariaDB still answers.
     pub fn freeze(&self) {
-        self.signal_tree(libc::SIGSTOP);
+        let pids = self.signal_tree(libc::SIGSTOP);
+        let t0 = Instant::now();
+        while !pids.iter().all(|p| all_threads_stopped(*p)) {
+            if t0.elapsed() > Duration::from_secs(10) {
+                panic!(
+                    "the {:?} server did not stop within 10 s of SIGSTOP",
+                    self.kind
+                );
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
     }
 
     /// Undoes [`freeze`](DbServer::freeze).
@@ -197,8 +215,11 @@ impl DbServer {
         self.signal_tree(libc::SIGCONT);
     }
 
-    fn signal_tree(&self, sig: i32) {
-        let Some(pid) = self.pid() else { return };
+    /// Sends `sig` to the server and its children; their PIDs.
+    fn signal_tree(&self, sig: i32) -> Vec<u32> {
+        let Some(pid) = self.pid() else {
+            return Vec::new();
+        };
         let mut pids = vec![pid];
         if let Ok(rd) = std::fs::read_dir("/proc") {
             for e in rd.flatten() {
@@ -210,10 +231,11 @@ impl DbServer {
                 }
             }
         }
-        for p in pids {
+        for p in &pids {
             // SAFETY: kill(2) on the server and its children.
-            unsafe { libc::kill(p as i32, sig) };
+            unsafe { libc::kill(*p as i32, sig) };
         }
+        pids
     }
 
     /// Starts the server again on the same port and data after [`stop`].
@@ -283,6 +305,7 @@ impl DbServer {
                 let mut c = self.tool("mariadbd");
                 c.arg("--no-defaults")
                     .arg(format!("--datadir={}", self.data().display()))
+                    .arg(format!("--tmpdir={}", self.dir.0.join("tmp").display()))
                     .arg(format!("--socket={}", self.mariadb_socket().display()))
                     .arg(format!("--port={}", self.port))
                     .arg(format!(
@@ -440,12 +463,34 @@ fn check(out: &Output, what: &str) {
     }
 }
 
-/// The parent PID of a process, from `/proc/<pid>/stat` (the fields after
-/// the command name, which may itself hold spaces and parentheses).
-fn parent_of(pid: u32) -> Option<u32> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+/// The fields of a `/proc/.../stat` file after the command name (which may
+/// itself hold spaces and parentheses): state, parent PID, ...
+fn stat_fields(path: &str) -> Option<Vec<String>> {
+    let stat = std::fs::read_to_string(path).ok()?;
     let rest = stat.get(stat.rfind(')')? + 1..)?;
-    rest.split_whitespace().nth(1)?.parse().ok()
+    Some(rest.split_whitespace().map(str::to_string).collect())
+}
+
+/// The parent PID of a process.
+fn parent_of(pid: u32) -> Option<u32> {
+    stat_fields(&format!("/proc/{pid}/stat"))?
+        .get(1)?
+        .parse()
+        .ok()
+}
+
+/// True when every thread of `pid` is stopped (or the process is gone).
+fn all_threads_stopped(pid: u32) -> bool {
+    let Ok(rd) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return true;
+    };
+    rd.flatten().all(|t| {
+        let path = t.path().join("stat");
+        match stat_fields(&path.to_string_lossy()) {
+            Some(f) => matches!(f.first().map(String::as_str), Some("T" | "t" | "Z" | "X")),
+            None => true,
+        }
+    })
 }
 
 fn is_root() -> bool {

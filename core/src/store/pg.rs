@@ -75,7 +75,7 @@ impl Conn {
         if !a.password.is_empty() {
             cfg.password(&a.password);
         }
-        let limit = t.connect + GRACE;
+        let limit = t.connect.saturating_add(GRACE);
         let connected =
             rt.block_on(async { tokio::time::timeout(limit, cfg.connect(NoTls)).await });
         let (client, connection) = match connected {
@@ -98,7 +98,7 @@ impl Conn {
             rt,
             client,
             stmts: HashMap::new(),
-            limit: t.statement + GRACE,
+            limit: t.statement.saturating_add(GRACE),
             name,
         })
     }

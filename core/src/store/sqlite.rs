@@ -74,7 +74,13 @@ impl Conn {
 
     /// Arms the statement deadline for the next call.
     fn arm(&self) {
-        let due = (self.epoch.elapsed() + self.statement).as_millis() as u64;
+        let due = u64::try_from(
+            self.epoch
+                .elapsed()
+                .saturating_add(self.statement)
+                .as_millis(),
+        )
+        .unwrap_or(u64::MAX);
         self.deadline_ms.store(due.max(1), Ordering::Relaxed);
     }
 
