@@ -75,8 +75,9 @@ fn row(user: &str, domain: &str, b: &Binding) -> UlRow {
     r
 }
 
-/// The URI of the first Path value.
-fn first_path_uri(path: &str) -> &str {
+/// The URI of the first Path value (where requests to a binding with a
+/// Path are sent).
+pub fn first_path_uri(path: &str) -> &str {
     let p = path.trim();
     match p.strip_prefix('<') {
         Some(rest) => rest.split('>').next().unwrap_or(rest),

@@ -281,15 +281,6 @@ fn unset(s: &str) -> bool {
     s.is_empty() || s == "." || s == "0"
 }
 
-/// The URI of the first Path value.
-fn first_path_uri(path: &str) -> &str {
-    let p = path.trim();
-    match p.strip_prefix('<') {
-        Some(rest) => rest.split('>').next().unwrap_or(rest),
-        None => p.split(',').next().unwrap_or(p).trim(),
-    }
-}
-
 /// `sip:1.2.3.4:5060`, `udp:1.2.3.4:5060` or `1.2.3.4:5060`.
 fn received(s: &str) -> Option<SocketAddr> {
     let t = s
@@ -329,7 +320,7 @@ fn add(c: &mut Call<'_>, _: &mut Writer) -> RpcResult {
         contact: contact_uri.as_bytes(),
         call_id: RPC_CALL_ID.as_bytes(),
         path: path_set.then_some(path.as_bytes()),
-        path_dst: path_set.then(|| first_path_uri(&path).as_bytes()),
+        path_dst: path_set.then(|| crate::registrar::persist::first_path_uri(&path).as_bytes()),
         user_agent: Some(RPC_USER_AGENT.as_bytes()),
     };
     let mut b = Binding::with_text(
