@@ -336,6 +336,16 @@ fn start(program: Program, opts: &Options, settings: &cli::ProcessSettings) -> R
             ));
         }
     }
+    // uri_db (does_uri_exist).
+    config.uri_db = stores.for_module("uri_db");
+    config.uri_db_use_domain = program
+        .modules
+        .iter()
+        .filter(|m| program.str(m.name) == "uri_db")
+        .flat_map(|m| m.params.iter())
+        .any(|(k, v)| {
+            program.str(*k) == "use_domain" && matches!(v, ConstValue::Int(n) if *n != 0)
+        });
     // The auth modules: nonce key, nc table and credentials cache shared
     // by every shard.
     if program

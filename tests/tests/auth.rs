@@ -233,3 +233,33 @@ fn a_replayed_or_expired_nonce_is_answered_stale() {
     );
     drop(r);
 }
+
+#[test]
+fn does_uri_exist_asks_the_store() {
+    let (_dir, url) = store("uri");
+    let cfg = format!(
+        "listen=udp:127.0.0.1:{{PORT}}\nloadmodule \"sl\"\nloadmodule \"uri_db\"\n\
+         modparam(\"uri_db\", \"db_url\", \"{url}\")\n\
+         route {{ if (does_uri_exist()) {{ sl_send_reply(\"200\", \"Known\"); }} \
+         else {{ sl_send_reply(\"404\", \"Unknown\"); }} }}\n"
+    );
+    let r = Router::start(&cfg, &Start::default());
+    let peer = Peer::new();
+    for (user, want) in [
+        ("alice", "SIP/2.0 200 Known"),
+        ("carol", "SIP/2.0 404 Unknown"),
+        ("bob", "SIP/2.0 200 Known"),
+    ] {
+        let msg = format!(
+            "OPTIONS sip:{user}@127.0.0.1:{port} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:{p};branch=z9hG4bK-u{user}\r\n\
+             From: <sip:x@127.0.0.1>;tag=1\r\nTo: <sip:{user}@127.0.0.1>\r\nCall-ID: uri-{user}\r\n\
+             CSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n",
+            port = r.port,
+            p = peer.port()
+        );
+        peer.send(r.addr(), msg.as_bytes());
+        let (reply, _) = peer.recv(Duration::from_secs(5)).expect("a reply");
+        assert_eq!(first_line(&reply), want, "{user}");
+    }
+    drop(r);
+}

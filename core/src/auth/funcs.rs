@@ -310,3 +310,61 @@ pub(crate) fn check_from(ctx: &mut MsgCtx<'_, '_>, _args: &Args<'_>) -> Ret {
     };
     Ret::Code(if ok { 1 } else { -1 })
 }
+
+/// `does_uri_exist()` (uri_db, `use_uri_table=0`): whether the
+/// Request-URI's user is a subscriber (by user alone, or user and host with
+/// uri_db's `use_domain`). The store is asked off the shard; the script
+/// waits, then the call runs again and reads the answer from
+/// `ctx.uri_exists`. A store failure is false (-1), logged.
+pub(crate) fn does_uri_exist(ctx: &mut MsgCtx<'_, '_>, args: &Args<'_>) -> Ret {
+    use std::sync::atomic::{AtomicU8, Ordering};
+    if let Some(slot) = ctx.uri_exists.take() {
+        return match slot.load(Ordering::Acquire) {
+            1 => Ret::Code(1),
+            2 => Ret::Code(-1),
+            _ => {
+                ctx.log(level::L_ERR, "does_uri_exist(): the store did not answer");
+                Ret::Code(-1)
+            }
+        };
+    }
+    let Some(pool) = ctx.config.uri_db.clone() else {
+        let (_, name) = args.function();
+        ctx.log(level::L_ERR, &format!("{name}(): uri_db has no db_url"));
+        return Ret::Code(-1);
+    };
+    let ruri = ctx.ruri().to_vec();
+    let Ok(uri) = crate::sip::Uri::parse(&ruri, ctx.msg.limits()) else {
+        return Ret::Code(-1);
+    };
+    let Some(user) = uri.user().filter(|u| !u.is_empty()) else {
+        return Ret::Code(-1);
+    };
+    let user = String::from_utf8_lossy(&crate::sip::uri::unescape(user)).into_owned();
+    let domain = ctx
+        .config
+        .uri_db_use_domain
+        .then(|| uri.host().map(|h| h.to_string().to_ascii_lowercase()))
+        .flatten();
+    let slot = Arc::new(AtomicU8::new(0));
+    ctx.uri_exists = Some(slot.clone());
+    Ret::Suspend(Pending::Offload(Offload {
+        kind: "uri_db",
+        start: Box::new(move |c: Completion| {
+            // Refused or lost: the second run finds the slot unset.
+            let c = c.or(Resume::Retry);
+            let _ = pool.submit(
+                move |db| crate::store::tables::credentials(db, &user, domain.as_deref()),
+                move |r| {
+                    let v = match r {
+                        Ok(Some(_)) => 1,
+                        Ok(None) => 2,
+                        Err(_) => 0,
+                    };
+                    slot.store(v, Ordering::Release);
+                    c.done(Resume::Retry);
+                },
+            );
+        }),
+    }))
+}

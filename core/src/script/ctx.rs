@@ -446,6 +446,9 @@ pub struct Config {
     pub registrar: crate::registrar::Params,
     /// `tm` module parameters.
     pub tm: crate::tm::Params,
+    /// uri_db's store (`does_uri_exist`), and its `use_domain`.
+    pub uri_db: Option<std::sync::Arc<crate::store::Pool>>,
+    pub uri_db_use_domain: bool,
     /// usrloc's store (`db_mode` 1 and 2), set up at start.
     pub usrloc_db: Option<std::sync::Arc<crate::registrar::persist::UsrlocDb>>,
     /// The auth modules (`auth`, `auth_db`), set up at start when the
@@ -480,6 +483,8 @@ impl Default for Config {
             registrar: Default::default(),
             tm: Default::default(),
             usrloc_db: None,
+            uri_db: None,
+            uri_db_use_domain: false,
             auth: None,
             policy: Default::default(),
             rr_full_lr: false,
@@ -720,6 +725,8 @@ pub struct MsgCtx<'m, 'a> {
     /// `save` in `db_mode` 1 waits for its store write: the outcome
     /// (0 pending, 1 written, 2 failed), read when the call runs again.
     pub ul_write: Option<std::sync::Arc<std::sync::atomic::AtomicU8>>,
+    /// `does_uri_exist` waits for the store: 0 no answer, 1 yes, 2 no.
+    pub uri_exists: Option<std::sync::Arc<std::sync::atomic::AtomicU8>>,
 }
 
 impl<'m, 'a> MsgCtx<'m, 'a> {
@@ -757,6 +764,7 @@ impl<'m, 'a> MsgCtx<'m, 'a> {
             rr_tail: None,
             auth: Default::default(),
             ul_write: None,
+            uri_exists: None,
         }
     }
 

@@ -40,6 +40,7 @@ pub struct Detached {
     rr_tail: Option<Vec<u8>>,
     auth: crate::auth::MsgAuth,
     ul_write: Option<std::sync::Arc<std::sync::atomic::AtomicU8>>,
+    uri_exists: Option<std::sync::Arc<std::sync::atomic::AtomicU8>>,
 }
 
 impl MsgCtx<'_, '_> {
@@ -70,6 +71,7 @@ impl MsgCtx<'_, '_> {
             rr_tail: self.rr_tail,
             auth: self.auth,
             ul_write: self.ul_write,
+            uri_exists: self.uri_exists,
         }
     }
 }
@@ -110,6 +112,7 @@ impl Detached {
             rr_tail: self.rr_tail,
             auth: self.auth,
             ul_write: self.ul_write,
+            uri_exists: self.uri_exists,
         }
     }
 }

@@ -497,6 +497,11 @@ pub static BUILTINS: &[(&str, &str, BuiltinFn)] = &[
     ("uri_db", "check_to", crate::auth::funcs::check_to),
     ("uri_db", "check_from", crate::auth::funcs::check_from),
     (
+        "uri_db",
+        "does_uri_exist",
+        crate::auth::funcs::does_uri_exist,
+    ),
+    (
         "domain",
         "is_from_local",
         crate::policy::domain::is_from_local,

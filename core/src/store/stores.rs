@@ -2,7 +2,7 @@
 //! `db_url`, shared by every module that names it.
 //!
 //! A module needs a database when it has a `db_url` modparam, or when it
-//! cannot work without one (`auth_db`, `domain`, `permissions`, `avpops`,
+//! cannot work without one (`auth_db`, `uri_db`, `domain`, `permissions`, `avpops`,
 //! and `usrloc` with a `db_mode` above 0); without a `db_url` such a module
 //! gets the embedded SQLite file ([`super::DEFAULT_URL`]) where Kamailio
 //! would try its default MySQL URL. `ser --db=URL` replaces every URL, so
@@ -19,7 +19,7 @@ use ser_cfg::ir::{ConstValue, Program};
 use super::{DbUrl, Pool, PoolConfig, PoolEvent, PoolStats};
 
 /// Modules that cannot work without a database.
-const NEED_DB: &[&str] = &["auth_db", "domain", "permissions", "avpops"];
+const NEED_DB: &[&str] = &["auth_db", "uri_db", "domain", "permissions", "avpops"];
 
 /// Every pool, and which module uses which.
 #[derive(Default)]
