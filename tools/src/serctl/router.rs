@@ -46,9 +46,13 @@ impl Unreached {
     }
 }
 
-/// True when a fault says that the router has no such method.
+/// True when a fault says that the router has no such method, or does
+/// not run the module behind it.
 pub fn is_unknown_method(code: i32, msg: &str, method: &str) -> bool {
-    code == 500 && msg == format!("command {method} not found")
+    // ser answers `<module> module not loaded` when the method exists but
+    // its config does not load the module: the table is not cached either.
+    code == 500
+        && (msg == format!("command {method} not found") || msg.ends_with("module not loaded"))
 }
 
 /// The control socket of the running router.
