@@ -446,7 +446,7 @@ pub struct Config {
     pub registrar: crate::registrar::Params,
     /// `tm` module parameters.
     pub tm: crate::tm::Params,
-    /// usrloc's store (`db_mode` 1 and 2), set up at start.
+    /// usrloc's store (`db_mode` 1, 2 and 3), set up at start.
     pub usrloc_db: Option<std::sync::Arc<crate::registrar::persist::UsrlocDb>>,
     /// The auth modules (`auth`, `auth_db`), set up at start when the
     /// config loads them.
@@ -720,6 +720,12 @@ pub struct MsgCtx<'m, 'a> {
     /// `save` in `db_mode` 1 waits for its store write: the outcome
     /// (0 pending, 1 written, 2 failed), read when the call runs again.
     pub ul_write: Option<std::sync::Arc<std::sync::atomic::AtomicU8>>,
+    /// usrloc `db_mode` 3: the store read a `save`, `lookup` or
+    /// `registered` waits for, read when the call runs again.
+    pub ul_read: Option<crate::registrar::persist::UlRead>,
+    /// usrloc `db_mode` 3: store reads made for this message (bounded by
+    /// [`crate::registrar::persist::MAX_READS`]).
+    pub ul_reads: u8,
 }
 
 impl<'m, 'a> MsgCtx<'m, 'a> {
@@ -757,6 +763,8 @@ impl<'m, 'a> MsgCtx<'m, 'a> {
             rr_tail: None,
             auth: Default::default(),
             ul_write: None,
+            ul_read: None,
+            ul_reads: 0,
         }
     }
 

@@ -40,6 +40,8 @@ pub struct Detached {
     rr_tail: Option<Vec<u8>>,
     auth: crate::auth::MsgAuth,
     ul_write: Option<std::sync::Arc<std::sync::atomic::AtomicU8>>,
+    ul_read: Option<crate::registrar::persist::UlRead>,
+    ul_reads: u8,
 }
 
 impl MsgCtx<'_, '_> {
@@ -70,6 +72,8 @@ impl MsgCtx<'_, '_> {
             rr_tail: self.rr_tail,
             auth: self.auth,
             ul_write: self.ul_write,
+            ul_read: self.ul_read,
+            ul_reads: self.ul_reads,
         }
     }
 }
@@ -110,6 +114,8 @@ impl Detached {
             rr_tail: self.rr_tail,
             auth: self.auth,
             ul_write: self.ul_write,
+            ul_read: self.ul_read,
+            ul_reads: self.ul_reads,
         }
     }
 }
