@@ -5,7 +5,8 @@
 //! of a load, the router keeps answering (500 while it cannot write),
 //! never stalls, and recovers when the server returns. With store only
 //! (`db_mode=3`) two routers sharing one SQLite file see each other's
-//! registrations and de-registrations at once.
+//! registrations and de-registrations at once, and keep each other's
+//! contacts of one AoR.
 
 use std::collections::HashSet;
 use std::time::Duration;
@@ -248,16 +249,20 @@ fn store_only_routers_share_registrations() {
     assert!(b.stderr().contains("db_mode 3"), "{}", b.stderr());
     let alice = Peer::new();
     let caller = Peer::new();
-    let register = |to: &Router, expires: u32, cseq: u32| {
+    let desk = Peer::new();
+    // From `phone`, with `contact` (`None`: the phone's own address).
+    let register = |to: &Router, phone: &Peer, contact: Option<&str>, expires: u32, cseq: u32| {
+        let own = format!("<sip:alice@127.0.0.1:{}>", phone.port());
         format!(
             "REGISTER sip:127.0.0.1:{port} SIP/2.0\r\n\
-             Via: SIP/2.0/UDP 127.0.0.1:{ap};branch=z9hG4bK-reg-{cseq}\r\n\
+             Via: SIP/2.0/UDP 127.0.0.1:{pp};branch=z9hG4bK-reg-{pp}-{cseq}\r\n\
              From: <sip:alice@127.0.0.1>;tag=a1\r\nTo: <sip:alice@127.0.0.1>\r\n\
-             Call-ID: shared-reg@test\r\nCSeq: {cseq} REGISTER\r\nMax-Forwards: 70\r\n\
-             Contact: <sip:alice@127.0.0.1:{ap}>\r\nExpires: {expires}\r\n\
+             Call-ID: shared-reg-{pp}@test\r\nCSeq: {cseq} REGISTER\r\nMax-Forwards: 70\r\n\
+             Contact: {contact}\r\nExpires: {expires}\r\n\
              Content-Length: 0\r\n\r\n",
             port = to.addr().port(),
-            ap = alice.port(),
+            pp = phone.port(),
+            contact = contact.unwrap_or(&own),
         )
     };
     let invite = |to: &Router, n: u32| {
@@ -274,7 +279,7 @@ fn store_only_routers_share_registrations() {
     let wait = Duration::from_secs(5);
 
     // alice registers through A: the 200 lists her contact.
-    alice.send(a.addr(), register(&a, 3600, 1).as_bytes());
+    alice.send(a.addr(), register(&a, &alice, None, 3600, 1).as_bytes());
     let (ok, _) = alice
         .recv(wait)
         .expect("an answer to the REGISTER through A");
@@ -300,9 +305,25 @@ fn store_only_routers_share_registrations() {
         "{got}"
     );
 
-    // She de-registers through B; the INVITE through A gets 404 (A's
-    // memory still had her binding from the save: the store wins).
-    alice.send(b.addr(), register(&b, 0, 2).as_bytes());
+    // Her desk phone registers through B: B's 200 lists both contacts
+    // (it read A's row and kept it).
+    desk.send(b.addr(), register(&b, &desk, None, 3600, 1).as_bytes());
+    let (ok, _) = desk.recv(wait).expect("an answer to the desk's REGISTER");
+    assert_eq!(first_line(&ok), "SIP/2.0 200 OK", "{ok}");
+    for p in [&alice, &desk] {
+        assert!(
+            ok.contains(&format!(
+                "Contact: <sip:alice@127.0.0.1:{}>;expires=",
+                p.port()
+            )),
+            "{ok}"
+        );
+    }
+
+    // She de-registers everything through B (`Contact: *`); the INVITE
+    // through A gets 404 (A's memory still had her binding from the save:
+    // the store wins).
+    alice.send(b.addr(), register(&b, &alice, Some("*"), 0, 2).as_bytes());
     let (ok, _) = alice
         .recv(wait)
         .expect("an answer to the REGISTER through B");
@@ -314,6 +335,7 @@ fn store_only_routers_share_registrations() {
         .expect("an answer to the INVITE through A");
     assert_eq!(first_line(&reply), "SIP/2.0 404 Not Found", "{reply}");
     assert!(alice.recv(Duration::from_millis(300)).is_none());
+    assert!(desk.recv(Duration::from_millis(100)).is_none());
 
     for r in [a, b] {
         let (code, err) = r.stop();
