@@ -252,7 +252,11 @@ pub(crate) fn fetch(
     if let Some(slot) = ctx.ul_read.take() {
         let read = slot.lock().take();
         return match read {
-            Some(list) => {
+            Some(mut list) => {
+                // Newest first, and no more than memory keeps for an AoR
+                // (the rows are the database's, not ours).
+                list.sort_by_key(|b| std::cmp::Reverse(b.last_modified));
+                list.truncate(location::HARD_MAX_BINDINGS);
                 table.update(aor, now, |l| *l = list);
                 Fetch::Go
             }
