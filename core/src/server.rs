@@ -318,7 +318,8 @@ fn start(program: Program, opts: &Options, settings: &cli::ProcessSettings) -> R
     if !described.is_empty() {
         eprintln!("ser: stores: {}", described.join(", "));
     }
-    // usrloc's store: the bindings still alive are loaded now.
+    // usrloc's store: the bindings still alive are loaded now (db_mode
+    // 1 and 2).
     match (config.registrar.db_mode, stores.for_module("usrloc")) {
         (0, _) => {}
         (m @ (1 | 2), Some(pool)) => {
@@ -329,10 +330,16 @@ fn start(program: Program, opts: &Options, settings: &cli::ProcessSettings) -> R
             eprintln!("ser: usrloc: db_mode {m}, {n} bindings loaded from the store");
             config.usrloc_db = Some(Arc::new(db));
         }
-        (m @ (1 | 2), None) => return Err(format!("usrloc: db_mode {m} needs a db_url")),
+        // Store only: nothing loaded, every save and lookup asks the store.
+        (3, Some(pool)) => {
+            let db = crate::registrar::persist::UsrlocDb::new(pool, 3, config.registrar.use_domain);
+            eprintln!("ser: usrloc: db_mode 3, the bindings are read from the store on each use");
+            config.usrloc_db = Some(Arc::new(db));
+        }
+        (m @ (1..=3), None) => return Err(format!("usrloc: db_mode {m} needs a db_url")),
         (m, _) => {
             return Err(format!(
-                "usrloc: db_mode {m} is not built (0 memory, 1 write-through and 2 write-back are)"
+                "usrloc: db_mode {m} is not known (0 memory, 1 write-through, 2 write-back, 3 store only)"
             ));
         }
     }

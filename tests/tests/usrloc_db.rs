@@ -3,14 +3,17 @@
 //! got a `200 OK` is there when the router starts again; write-back
 //! (`db_mode=2`) writes at exit; and with PostgreSQL stopped in the middle
 //! of a load, the router keeps answering (500 while it cannot write),
-//! never stalls, and recovers when the server returns.
+//! never stalls, and recovers when the server returns. With store only
+//! (`db_mode=3`) two routers sharing one SQLite file see each other's
+//! registrations and de-registrations at once, and keep each other's
+//! contacts of one AoR.
 
 use std::collections::HashSet;
 use std::time::Duration;
 
 use ser_tests::ctl::kamcmd;
 use ser_tests::dbserver::DbServer;
-use ser_tests::router::{Router, Start, free_udp_port};
+use ser_tests::router::{Peer, Router, Start, first_line, free_udp_port};
 use ser_tests::sipp::{Sipp, SippOutcome};
 
 /// A registrar with its bindings in the store at `url` (`db_mode`), and a
@@ -223,4 +226,120 @@ fn store_down_mid_load_is_answered_and_recovered() {
     assert!(r.stderr().contains("connected"), "{}", r.stderr());
     let (code, err) = r.stop();
     assert_eq!(code, Some(0), "{err}");
+}
+
+/// A registrar and proxy over the store at `url` with `db_mode=3`.
+fn shared_config(url: &str) -> String {
+    format!(
+        "listen=udp:127.0.0.1:{{PORT}}\nchildren=2\n\
+         loadmodule \"sl\"\nloadmodule \"usrloc\"\nloadmodule \"registrar\"\n\
+         modparam(\"usrloc\", \"db_url\", \"{url}\")\n\
+         modparam(\"usrloc\", \"db_mode\", 3)\n\
+         route {{ if (method == \"REGISTER\") {{ save(\"location\"); exit; }} \
+         if (!lookup(\"location\")) {{ sl_send_reply(\"404\", \"Not Found\"); exit; }} \
+         forward(); }}\n"
+    )
+}
+
+#[test]
+fn store_only_routers_share_registrations() {
+    let (dir, url) = temp_sqlite("shared");
+    let a = Router::start(&shared_config(&url), &Start::default());
+    let b = Router::start(&shared_config(&url), &Start::default());
+    assert!(b.stderr().contains("db_mode 3"), "{}", b.stderr());
+    let alice = Peer::new();
+    let caller = Peer::new();
+    let desk = Peer::new();
+    // From `phone`, with `contact` (`None`: the phone's own address).
+    let register = |to: &Router, phone: &Peer, contact: Option<&str>, expires: u32, cseq: u32| {
+        let own = format!("<sip:alice@127.0.0.1:{}>", phone.port());
+        format!(
+            "REGISTER sip:127.0.0.1:{port} SIP/2.0\r\n\
+             Via: SIP/2.0/UDP 127.0.0.1:{pp};branch=z9hG4bK-reg-{pp}-{cseq}\r\n\
+             From: <sip:alice@127.0.0.1>;tag=a1\r\nTo: <sip:alice@127.0.0.1>\r\n\
+             Call-ID: shared-reg-{pp}@test\r\nCSeq: {cseq} REGISTER\r\nMax-Forwards: 70\r\n\
+             Contact: {contact}\r\nExpires: {expires}\r\n\
+             Content-Length: 0\r\n\r\n",
+            port = to.addr().port(),
+            pp = phone.port(),
+            contact = contact.unwrap_or(&own),
+        )
+    };
+    let invite = |to: &Router, n: u32| {
+        format!(
+            "INVITE sip:alice@127.0.0.1:{port} SIP/2.0\r\n\
+             Via: SIP/2.0/UDP 127.0.0.1:{cp};branch=z9hG4bK-inv-{n}\r\n\
+             From: <sip:bob@127.0.0.1>;tag=b1\r\nTo: <sip:alice@127.0.0.1>\r\n\
+             Call-ID: shared-inv-{n}@test\r\nCSeq: 1 INVITE\r\nMax-Forwards: 70\r\n\
+             Content-Length: 0\r\n\r\n",
+            port = to.addr().port(),
+            cp = caller.port(),
+        )
+    };
+    let wait = Duration::from_secs(5);
+
+    // alice registers through A: the 200 lists her contact.
+    alice.send(a.addr(), register(&a, &alice, None, 3600, 1).as_bytes());
+    let (ok, _) = alice
+        .recv(wait)
+        .expect("an answer to the REGISTER through A");
+    assert_eq!(first_line(&ok), "SIP/2.0 200 OK", "{ok}");
+    assert!(
+        ok.contains(&format!(
+            "Contact: <sip:alice@127.0.0.1:{}>;expires=",
+            alice.port()
+        )),
+        "{ok}"
+    );
+
+    // An INVITE through B reaches her contact: B read A's row.
+    caller.send(b.addr(), invite(&b, 1).as_bytes());
+    let (got, _) = alice
+        .recv(wait)
+        .unwrap_or_else(|| panic!("the INVITE through B did not reach alice\n{}", b.stderr()));
+    assert!(
+        got.starts_with(&format!(
+            "INVITE sip:alice@127.0.0.1:{} SIP/2.0",
+            alice.port()
+        )),
+        "{got}"
+    );
+
+    // Her desk phone registers through B: B's 200 lists both contacts
+    // (it read A's row and kept it).
+    desk.send(b.addr(), register(&b, &desk, None, 3600, 1).as_bytes());
+    let (ok, _) = desk.recv(wait).expect("an answer to the desk's REGISTER");
+    assert_eq!(first_line(&ok), "SIP/2.0 200 OK", "{ok}");
+    for p in [&alice, &desk] {
+        assert!(
+            ok.contains(&format!(
+                "Contact: <sip:alice@127.0.0.1:{}>;expires=",
+                p.port()
+            )),
+            "{ok}"
+        );
+    }
+
+    // She de-registers everything through B (`Contact: *`); the INVITE
+    // through A gets 404 (A's memory still had her binding from the save:
+    // the store wins).
+    alice.send(b.addr(), register(&b, &alice, Some("*"), 0, 2).as_bytes());
+    let (ok, _) = alice
+        .recv(wait)
+        .expect("an answer to the REGISTER through B");
+    assert_eq!(first_line(&ok), "SIP/2.0 200 OK", "{ok}");
+    assert!(!ok.contains("Contact:"), "{ok}");
+    caller.send(a.addr(), invite(&a, 2).as_bytes());
+    let (reply, _) = caller
+        .recv(wait)
+        .expect("an answer to the INVITE through A");
+    assert_eq!(first_line(&reply), "SIP/2.0 404 Not Found", "{reply}");
+    assert!(alice.recv(Duration::from_millis(300)).is_none());
+    assert!(desk.recv(Duration::from_millis(100)).is_none());
+
+    for r in [a, b] {
+        let (code, err) = r.stop();
+        assert_eq!(code, Some(0), "{err}");
+    }
+    let _ = std::fs::remove_dir_all(dir);
 }

@@ -11,8 +11,13 @@
 //! saved with `nat_flag` / `nat_bflag` set sets them again; the binding's
 //! other branch flags are given back too.
 //!
+//! With usrloc `db_mode` 3 both first read the AoR's rows from the store
+//! (the script suspended meanwhile, see [`super::fetch`]), so the answer
+//! is the store's, bindings saved by other routers included.
+//!
 //! Return codes (Kamailio's): 1 found, -1 no live binding, -3 the
-//! Request-URI has no usable AoR or the table cannot be had. (-2,
+//! Request-URI has no usable AoR or the table (or, `db_mode` 3, the
+//! store) cannot be had; `registered` gives -1 for all failures. (-2,
 //! "contacts found but none allows the method", needs the `methods` of
 //! a Contact, which are not stored.)
 //!
@@ -24,14 +29,31 @@ use crate::script::{Args, Branch, MsgCtx, Ret, level};
 use crate::sip::uri::Uri;
 
 use super::location::{Binding, FL_NAT, TableRef, now};
-use super::{aor_of, table};
+use super::{Fetch, aor_of, fetch, table, table_name};
 
-/// The table and AoR a call is about, or its return code.
+/// The table and AoR a call is about (read from the store first in
+/// `db_mode` 3), or its return code.
 fn target<'c>(ctx: &mut MsgCtx<'c, '_>, args: &Args<'_>) -> Result<(TableRef<'c>, Vec<u8>), Ret> {
     let (_, fname) = args.function();
     let Some(table) = table(ctx, args) else {
         return Err(Ret::Code(-3));
     };
+    let (table, aor) = find(ctx, args, table)?;
+    let name = table_name(ctx, args);
+    match fetch(ctx, fname, &name, &table, &aor, now()) {
+        Fetch::Go => Ok((table, aor)),
+        Fetch::Wait(r) => Err(r),
+        Fetch::Failed => Err(Ret::Code(-3)),
+    }
+}
+
+/// The Request-URI's AoR, or the return code.
+fn find<'c>(
+    ctx: &mut MsgCtx<'c, '_>,
+    args: &Args<'_>,
+    table: TableRef<'c>,
+) -> Result<(TableRef<'c>, Vec<u8>), Ret> {
+    let (_, fname) = args.function();
     let config: &'c crate::script::Config = ctx.config;
     let ruri = ctx.ruri().to_vec();
     let aor = Uri::parse(&ruri, ctx.msg.limits())
@@ -137,6 +159,7 @@ pub(crate) fn registered(ctx: &mut MsgCtx<'_, '_>, args: &Args<'_>) -> Ret {
     match target(ctx, args) {
         Ok((table, aor)) if table.has_live(&aor, now()) => Ret::Code(1),
         Ok(_) => Ret::Code(-1),
+        Err(r @ Ret::Suspend(_)) => r,
         Err(_) => Ret::Code(-1),
     }
 }

@@ -1,6 +1,8 @@
 //! The `registrar` and `usrloc` modules: REGISTER processing (RFC 3261
 //! section 10.3, Path of RFC 3327) and contact lookup over an in-memory
-//! location store (usrloc `db_mode=0`).
+//! location store (usrloc `db_mode=0`), kept in a database as well with
+//! `db_mode` 1 and 2, or only in the database with `db_mode` 3
+//! ([`persist`]; [`fetch`] reads an AoR's rows before a call uses them).
 //!
 //! - [`location`]: the store ([`Location`]), shared by all shards through
 //!   [`crate::script::Config::location`], striped so that no lock is
@@ -72,8 +74,8 @@ pub struct Params {
     /// and CSeq of a contact within this many seconds of its last change
     /// is a retransmission (the contact is left alone); later it fails.
     pub cseq_delay: u32,
-    /// usrloc `db_mode` (0): 0 memory only, 1 write-through, 2 write-back
-    /// ([`persist`]).
+    /// usrloc `db_mode` (0): 0 memory only, 1 write-through, 2 write-back,
+    /// 3 store only ([`persist`]).
     pub db_mode: u8,
     /// usrloc `timer_interval` (60 s): how often `db_mode` 2 writes back.
     pub timer_interval: u32,
@@ -203,4 +205,94 @@ pub(crate) fn table<'c>(
         );
     }
     table
+}
+
+/// The name given as a registrar function's argument 0 (`location` by
+/// default).
+pub(crate) fn table_name(
+    ctx: &crate::script::MsgCtx<'_, '_>,
+    args: &crate::script::Args<'_>,
+) -> Vec<u8> {
+    args.bytes(0, ctx)
+        .map(std::borrow::Cow::into_owned)
+        .unwrap_or_else(|| b"location".to_vec())
+}
+
+/// What [`fetch`] says to do.
+pub(crate) enum Fetch {
+    /// Go on: memory holds the AoR's bindings (as the store has them in
+    /// `db_mode` 3).
+    Go,
+    /// Return this (the call is suspended for the store read).
+    Wait(crate::script::Ret),
+    /// The store could not be read (logged).
+    Failed,
+}
+
+/// usrloc `db_mode` 3, before a call uses the bindings of `aor` in
+/// `table`: the first run offloads a read of the AoR's rows and suspends
+/// (`Resume::Retry`); the run again puts what was read in memory in place
+/// of the AoR and goes on. Other modes, and tables the store does not
+/// hold, go on at once. At most [`persist::MAX_READS`] reads a message.
+pub(crate) fn fetch(
+    ctx: &mut crate::script::MsgCtx<'_, '_>,
+    fname: &str,
+    name: &[u8],
+    table: &Table,
+    aor: &[u8],
+    now: u64,
+) -> Fetch {
+    use crate::script::{Completion, Offload, Pending, Resume, Ret, level};
+    let Some(db) = ctx.config.usrloc_db.as_ref().filter(|d| d.mode == 3) else {
+        return Fetch::Go;
+    };
+    if !persist::persisted(name) {
+        return Fetch::Go;
+    }
+    if let Some(slot) = ctx.ul_read.take() {
+        let read = slot.lock().take();
+        return match read {
+            Some(mut list) => {
+                // Newest first, and no more than memory keeps for an AoR
+                // (the rows are the database's, not ours).
+                list.sort_by_key(|b| std::cmp::Reverse(b.last_modified));
+                list.truncate(location::HARD_MAX_BINDINGS);
+                table.update(aor, now, |l| *l = list);
+                Fetch::Go
+            }
+            None => {
+                ctx.log(
+                    level::L_ERR,
+                    &format!("{fname}(): the bindings could not be read from the store"),
+                );
+                Fetch::Failed
+            }
+        };
+    }
+    if ctx.ul_reads >= persist::MAX_READS {
+        ctx.log(
+            level::L_ERR,
+            &format!(
+                "{fname}(): more than {} store reads for one message; refused",
+                persist::MAX_READS
+            ),
+        );
+        return Fetch::Failed;
+    }
+    ctx.ul_reads += 1;
+    let slot = persist::UlRead::default();
+    ctx.ul_read = Some(slot.clone());
+    let db = db.clone();
+    let (name, aor) = (name.to_vec(), aor.to_vec());
+    Fetch::Wait(Ret::Suspend(Pending::Offload(Offload {
+        kind: "usrloc",
+        start: Box::new(move |c: Completion| {
+            // Refused or lost: the run again finds the slot empty.
+            let c = c.or(Resume::Retry);
+            db.read(&name, &aor, now, move |r| {
+                *slot.lock() = r;
+                c.done(Resume::Retry);
+            });
+        }),
+    })))
 }

@@ -9,12 +9,22 @@
 //! - 2 (write-back): `save` only marks the AoR; shard 0 writes the marked
 //!   AoRs every `timer_interval` seconds (default 60) and at exit. Faster,
 //!   and a crash loses up to one interval of changes.
-//! - At start (both modes) the bindings still alive are loaded from the
-//!   store; expired rows are deleted with each write-back and sweep.
+//! - 3 (store only, for several routers sharing one database): nothing is
+//!   loaded at start and memory is only a per-request scratch. `save`
+//!   reads the AoR's rows ([`UsrlocDb::read`]), applies the REGISTER to
+//!   them in memory and writes the changed rows ([`UsrlocDb::write_changes`])
+//!   before answering; `lookup` and `registered` read the AoR's rows
+//!   first. Each is one store round trip more, with the script suspended
+//!   (never the shard).
+//! - At start (modes 1 and 2) the bindings still alive are loaded from the
+//!   store; expired rows are deleted with each write-back and sweep (shard
+//!   0's timer, all modes).
 //!
-//! A write replaces the AoR's rows with its bindings as they are in memory
-//! (one transaction), so a retry or a later REGISTER repairs an earlier
-//! failure. `db_mode` 3 (store only) is not built: it is refused at start.
+//! A mode 1/2 write replaces the AoR's rows with its bindings as they are
+//! in memory (one transaction), so a retry or a later REGISTER repairs an
+//! earlier failure. A mode 3 write touches only the contacts the REGISTER
+//! changed (deleted or upserted by contact), so two routers registering
+//! different contacts of one AoR at once do not undo each other.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -25,10 +35,19 @@ use super::location::{Binding, BindingText, Location, PERMANENT};
 use crate::store::tables::{self, UlRow, UlTable};
 use crate::store::{Db, DbError, Pool};
 
+/// `db_mode` 3: where a store read leaves the AoR's live bindings for the
+/// suspended call (`None` until it is over, and after a failed read).
+pub type UlRead = Arc<parking_lot::Mutex<Option<Vec<Binding>>>>;
+
+/// `db_mode` 3: at most this many store reads per message (`save`,
+/// `lookup` and `registered` together), so a script cannot loop on the
+/// store.
+pub const MAX_READS: u8 = 8;
+
 /// The store side of usrloc.
 pub struct UsrlocDb {
     pub pool: Arc<Pool>,
-    /// 1 or 2.
+    /// 1, 2 or 3.
     pub mode: u8,
     use_domain: bool,
     dirty_tx: Sender<(UlTable, Vec<u8>)>,
@@ -42,6 +61,12 @@ impl std::fmt::Debug for UsrlocDb {
             .field("mode", &self.mode)
             .finish()
     }
+}
+
+/// Whether the store holds the usrloc table `name` (`location`,
+/// `aliases`).
+pub fn persisted(name: &[u8]) -> bool {
+    UlTable::by_name(&String::from_utf8_lossy(name).to_ascii_lowercase()).is_some()
 }
 
 /// `user` and `domain` of a canonical AoR.
@@ -185,6 +210,74 @@ impl UsrlocDb {
         self.pool
             .submit(
                 move |db| db.transaction(|db| replace(db, t, &user, &domain, &bindings)),
+                move |r: Result<(), DbError>| done(r.is_ok()),
+            )
+            .is_ok()
+    }
+
+    /// `db_mode` 3: reads the live bindings of `aor` in `table`; `done`
+    /// gets them (`None` on a store error), on a store thread. `false` at
+    /// once (and `done` dropped) when the table is not persisted or the
+    /// pool refused the job.
+    pub fn read(
+        &self,
+        table: &[u8],
+        aor: &[u8],
+        now: u64,
+        done: impl FnOnce(Option<Vec<Binding>>) + Send + 'static,
+    ) -> bool {
+        let Some(t) = UlTable::by_name(&String::from_utf8_lossy(table).to_ascii_lowercase()) else {
+            return false;
+        };
+        let (user, domain) = split(aor, self.use_domain);
+        let now = i64::try_from(now).unwrap_or(i64::MAX);
+        self.pool
+            .submit(
+                move |db| tables::location_load_aor(db, t, &user, &domain, now),
+                move |r: Result<Vec<UlRow>, DbError>| {
+                    done(
+                        r.ok()
+                            .map(|rows| rows.iter().map(|r| binding(r).1).collect()),
+                    )
+                },
+            )
+            .is_ok()
+    }
+
+    /// `db_mode` 3: deletes the contacts `removed` of `aor` and inserts or
+    /// updates `changed` (one transaction); `done` gets whether it worked.
+    /// `false` at once as [`UsrlocDb::write`].
+    pub fn write_changes(
+        &self,
+        table: &[u8],
+        aor: &[u8],
+        removed: Vec<Vec<u8>>,
+        changed: Vec<Binding>,
+        done: impl FnOnce(bool) + Send + 'static,
+    ) -> bool {
+        let Some(t) = UlTable::by_name(&String::from_utf8_lossy(table).to_ascii_lowercase()) else {
+            return false;
+        };
+        let (user, domain) = split(aor, self.use_domain);
+        self.pool
+            .submit(
+                move |db| {
+                    db.transaction(|db| {
+                        for c in &removed {
+                            tables::location_delete(
+                                db,
+                                t,
+                                &user,
+                                &domain,
+                                &String::from_utf8_lossy(c),
+                            )?;
+                        }
+                        for b in &changed {
+                            tables::location_upsert(db, t, &row(&user, &domain, b))?;
+                        }
+                        Ok(())
+                    })
+                },
                 move |r: Result<(), DbError>| done(r.is_ok()),
             )
             .is_ok()

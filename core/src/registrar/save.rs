@@ -30,6 +30,12 @@
 //! through `ctx.reply_headers` and [`Action::Reply`]: `save` returns 1
 //! after a 200, -1 after an error reply. Flag `0x02` (and the
 //! `*_noreply` names) leaves the reply to the script.
+//!
+//! With usrloc `db_mode` 1 the reply waits for the AoR's bindings to be
+//! written to the store (`500` if they cannot be). With `db_mode` 3 the
+//! AoR's rows are read from the store first (memory holds them for this
+//! request only), and the contacts the request removed or changed are
+//! written before the reply; a failed read or write is answered `500`.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
@@ -40,7 +46,7 @@ use crate::sip::method::Method;
 use crate::stats::{self, Counter};
 
 use super::location::{Binding, BindingText, FL_NAT, HARD_MAX_BINDINGS, now, sort};
-use super::{Params, aor_of, table};
+use super::{Fetch, Params, aor_of, fetch, persist, table, table_name};
 
 /// `save` flag: do not reply.
 pub const FLAG_NO_REPLY: i64 = 0x02;
@@ -306,7 +312,8 @@ fn save_with(ctx: &mut MsgCtx<'_, '_>, args: &Args<'_>, reply: bool) -> Ret {
     let config = ctx.config;
     let p = &config.registrar;
     let now = now();
-    // db_mode 1, second run: the store write is over; answer from memory.
+    // db_mode 1 and 3, last run: the store write is over; answer from
+    // memory.
     if let Some(slot) = ctx.ul_write.take() {
         if slot.load(Ordering::Acquire) != 1 {
             stats::count(Counter::RejectedRegs);
@@ -334,15 +341,36 @@ fn save_with(ctx: &mut MsgCtx<'_, '_>, args: &Args<'_>, reply: bool) -> Ret {
             Err(_) => Ret::Code(-1),
         };
     }
-    let table_name = args
-        .bytes(0, ctx)
-        .map(std::borrow::Cow::into_owned)
-        .unwrap_or_else(|| b"location".to_vec());
+    let table_name = table_name(ctx, args);
+    // db_mode 3: the AoR's bindings are read from the store first (a bad
+    // request is answered below without it).
+    if let Ok(req) = read_request(ctx, p) {
+        match fetch(ctx, fname, &table_name, &table, &req.aor, now) {
+            Fetch::Go => {}
+            Fetch::Wait(r) => return r,
+            Fetch::Failed => {
+                stats::count(Counter::RejectedRegs);
+                if reply {
+                    ctx.actions.push(Action::Reply {
+                        code: 500,
+                        reason: b"Server Internal Error".to_vec(),
+                    });
+                }
+                return Ret::Code(-1);
+            }
+        }
+    }
     let mut aor_saved: Vec<u8> = Vec::new();
+    // The contacts before the request, and those it names (db_mode 3
+    // writes only what changed).
+    let mut before: Vec<Vec<u8>> = Vec::new();
+    let mut named: Vec<Vec<u8>> = Vec::new();
     let result = read_request(ctx, p).and_then(|req| {
         aor_saved = req.aor.clone();
+        named = req.contacts.iter().map(|c| c.uri.clone()).collect();
         table
             .update(&req.aor, now, |list| {
+                before = list.iter().map(|b| b.contact().to_vec()).collect();
                 apply(list, &req, p, now).map(|()| {
                     let mut out = list.clone();
                     sort(&mut out, p.order);
@@ -372,7 +400,38 @@ fn save_with(ctx: &mut MsgCtx<'_, '_>, args: &Args<'_>, reply: bool) -> Ret {
                         }),
                     }));
                 }
-                Some((db, _)) => db.mark(&table_name, &aor_saved),
+                // Store only: the changed rows, then the answer.
+                Some((db, 3)) if persist::persisted(&table_name) => {
+                    let removed: Vec<Vec<u8>> = before
+                        .into_iter()
+                        .filter(|c| !bindings.iter().any(|b| b.contact() == c.as_slice()))
+                        .collect();
+                    let changed: Vec<_> = bindings
+                        .iter()
+                        .filter(|b| named.iter().any(|c| c.as_slice() == b.contact()))
+                        .cloned()
+                        .collect();
+                    let slot = Arc::new(AtomicU8::new(0));
+                    ctx.ul_write = Some(slot.clone());
+                    return Ret::Suspend(Pending::Offload(Offload {
+                        kind: "usrloc",
+                        start: Box::new(move |c: Completion| {
+                            let c = c.or(Resume::Retry);
+                            db.write_changes(
+                                &table_name,
+                                &aor_saved,
+                                removed,
+                                changed,
+                                move |ok| {
+                                    slot.store(if ok { 1 } else { 2 }, Ordering::Release);
+                                    c.done(Resume::Retry);
+                                },
+                            );
+                        }),
+                    }));
+                }
+                Some((db, 2)) => db.mark(&table_name, &aor_saved),
+                Some(_) => {}
                 None => {}
             }
             if reply {

@@ -449,7 +449,7 @@ pub struct Config {
     /// uri_db's store (`does_uri_exist`), and its `use_domain`.
     pub uri_db: Option<std::sync::Arc<crate::store::Pool>>,
     pub uri_db_use_domain: bool,
-    /// usrloc's store (`db_mode` 1 and 2), set up at start.
+    /// usrloc's store (`db_mode` 1, 2 and 3), set up at start.
     pub usrloc_db: Option<std::sync::Arc<crate::registrar::persist::UsrlocDb>>,
     /// The auth modules (`auth`, `auth_db`), set up at start when the
     /// config loads them.
@@ -727,6 +727,12 @@ pub struct MsgCtx<'m, 'a> {
     pub ul_write: Option<std::sync::Arc<std::sync::atomic::AtomicU8>>,
     /// `does_uri_exist` waits for the store: 0 no answer, 1 yes, 2 no.
     pub uri_exists: Option<std::sync::Arc<std::sync::atomic::AtomicU8>>,
+    /// usrloc `db_mode` 3: the store read a `save`, `lookup` or
+    /// `registered` waits for, read when the call runs again.
+    pub ul_read: Option<crate::registrar::persist::UlRead>,
+    /// usrloc `db_mode` 3: store reads made for this message (bounded by
+    /// [`crate::registrar::persist::MAX_READS`]).
+    pub ul_reads: u8,
 }
 
 impl<'m, 'a> MsgCtx<'m, 'a> {
@@ -765,6 +771,8 @@ impl<'m, 'a> MsgCtx<'m, 'a> {
             auth: Default::default(),
             ul_write: None,
             uri_exists: None,
+            ul_read: None,
+            ul_reads: 0,
         }
     }
 

@@ -41,6 +41,8 @@ pub struct Detached {
     auth: crate::auth::MsgAuth,
     ul_write: Option<std::sync::Arc<std::sync::atomic::AtomicU8>>,
     uri_exists: Option<std::sync::Arc<std::sync::atomic::AtomicU8>>,
+    ul_read: Option<crate::registrar::persist::UlRead>,
+    ul_reads: u8,
 }
 
 impl MsgCtx<'_, '_> {
@@ -72,6 +74,8 @@ impl MsgCtx<'_, '_> {
             auth: self.auth,
             ul_write: self.ul_write,
             uri_exists: self.uri_exists,
+            ul_read: self.ul_read,
+            ul_reads: self.ul_reads,
         }
     }
 }
@@ -113,6 +117,8 @@ impl Detached {
             auth: self.auth,
             ul_write: self.ul_write,
             uri_exists: self.uri_exists,
+            ul_read: self.ul_read,
+            ul_reads: self.ul_reads,
         }
     }
 }

@@ -250,15 +250,16 @@ fn lookup(c: &mut Call<'_>, w: &mut Writer) -> RpcResult {
     Ok(())
 }
 
-/// usrloc `db_mode` 1/2: the AoR's bindings, as they are now in memory,
-/// go to the store (written at once in mode 1, at the next write-back in
-/// mode 2); the reply does not wait for the store.
+/// usrloc `db_mode` 1/2/3: the AoR's bindings, as they are now in memory,
+/// go to the store (written at once in modes 1 and 3, at the next
+/// write-back in mode 2); the reply does not wait for the store. (In mode
+/// 3 memory holds what this router last read of the AoR.)
 fn persist(c: &Call<'_>, table_name: &str, aor: &[u8]) {
     let Some(db) = &c.shared.config.usrloc_db else {
         return;
     };
     let name = table_name.as_bytes();
-    if db.mode == 1 {
+    if db.mode != 2 {
         let list = c
             .shared
             .config
