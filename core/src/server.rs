@@ -336,6 +336,10 @@ fn start(program: Program, opts: &Options, settings: &cli::ProcessSettings) -> R
             ));
         }
     }
+    // avpops' preferences store.
+    if let Some(pool) = stores.for_module("avpops") {
+        config.avpops = Some(Arc::new(crate::avpops::AvpDb::from_program(&program, pool)));
+    }
     // The auth modules: nonce key, nc table and credentials cache shared
     // by every shard.
     if program

@@ -455,6 +455,9 @@ pub struct Config {
     /// set up at start when the config loads those modules
     /// ([`crate::policy::setup`]).
     pub policy: crate::policy::Policy,
+    /// avpops' store (`usr_preferences`), set up at start when the config
+    /// loads avpops.
+    pub avpops: Option<std::sync::Arc<crate::avpops::AvpDb>>,
     /// `modparam("rr", "enable_full_lr", 1)`: our Record-Routes say
     /// `;lr=on` instead of `;lr` (default off).
     pub rr_full_lr: bool,
@@ -482,6 +485,7 @@ impl Default for Config {
             usrloc_db: None,
             auth: None,
             policy: Default::default(),
+            avpops: None,
             rr_full_lr: false,
             rr_append_fromtag: true,
             fr_timer_ms: Knob::new(-1),
@@ -720,6 +724,9 @@ pub struct MsgCtx<'m, 'a> {
     /// `save` in `db_mode` 1 waits for its store write: the outcome
     /// (0 pending, 1 written, 2 failed), read when the call runs again.
     pub ul_write: Option<std::sync::Arc<std::sync::atomic::AtomicU8>>,
+    /// `avp_db_load` waits for its query: the rows, read when the call
+    /// runs again (unset: the query failed).
+    pub avp_load: Option<crate::avpops::LoadSlot>,
 }
 
 impl<'m, 'a> MsgCtx<'m, 'a> {
@@ -757,6 +764,7 @@ impl<'m, 'a> MsgCtx<'m, 'a> {
             rr_tail: None,
             auth: Default::default(),
             ul_write: None,
+            avp_load: None,
         }
     }
 

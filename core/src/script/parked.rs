@@ -40,6 +40,7 @@ pub struct Detached {
     rr_tail: Option<Vec<u8>>,
     auth: crate::auth::MsgAuth,
     ul_write: Option<std::sync::Arc<std::sync::atomic::AtomicU8>>,
+    avp_load: Option<crate::avpops::LoadSlot>,
 }
 
 impl MsgCtx<'_, '_> {
@@ -70,6 +71,7 @@ impl MsgCtx<'_, '_> {
             rr_tail: self.rr_tail,
             auth: self.auth,
             ul_write: self.ul_write,
+            avp_load: self.avp_load,
         }
     }
 }
@@ -110,6 +112,7 @@ impl Detached {
             rr_tail: self.rr_tail,
             auth: self.auth,
             ul_write: self.ul_write,
+            avp_load: self.avp_load,
         }
     }
 }
