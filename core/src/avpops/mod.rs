@@ -73,9 +73,13 @@ impl AvpDb {
     }
 }
 
-/// Parses an AVP spec: `s:name`, `i:N`, or a plain name.
+/// Parses an AVP spec: `s:name`, `i:N`, or a plain name (with a leading
+/// `$`, or as Kamailio's `$avp(...)`).
 pub fn parse_name(spec: &[u8]) -> Option<AvpName> {
-    let spec = spec.strip_prefix(b"$").unwrap_or(spec);
+    let spec = match spec.strip_prefix(b"$avp(") {
+        Some(inner) => inner.strip_suffix(b")")?,
+        None => spec.strip_prefix(b"$").unwrap_or(spec),
+    };
     let name = match spec {
         [b'i' | b'I', b':', rest @ ..] => AvpName::Int(parse_int(rest)?),
         [b's' | b'S', b':', rest @ ..] => AvpName::Str(rest.into()),
@@ -215,6 +219,15 @@ pub(crate) fn avp_db_load(ctx: &mut MsgCtx<'_, '_>, args: &Args<'_>) -> Ret {
             None => return fail(ctx, &format!("avp_db_load(): bad AVP name `{name_text}`")),
         }
     };
+    if let Some(t) = arg_text(args, 2)
+        && !t.is_empty()
+        && t != "usr_preferences"
+    {
+        return fail(
+            ctx,
+            &format!("avp_db_load(): table `{t}`: only usr_preferences is built"),
+        );
+    }
     // Second run: the rows the query parked.
     if let Some(slot) = ctx.avp_load.take() {
         let Some(rows) = slot.get() else {

@@ -86,6 +86,8 @@ fn helpers() {
     assert_eq!(parse_name(b"i:45"), Some(AvpName::Int(45)));
     assert_eq!(parse_name(b"s:x"), Some(AvpName::Str(b"x"[..].into())));
     assert_eq!(parse_name(b"x"), Some(AvpName::Str(b"x"[..].into())));
+    assert_eq!(parse_name(b"$avp(i:45)"), Some(AvpName::Int(45)));
+    assert_eq!(parse_name(b"$avp(s:x"), None);
     assert_eq!(parse_name(b"i:zz"), None);
     assert_eq!(parse_name(b"s:"), None);
     assert_eq!(
