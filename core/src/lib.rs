@@ -8,6 +8,7 @@
 #![forbid(unsafe_op_in_unsafe_fn)]
 
 pub mod auth;
+pub mod avpops;
 pub mod cli;
 pub mod ctl;
 pub mod log;

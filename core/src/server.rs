@@ -353,6 +353,10 @@ fn start(program: Program, opts: &Options, settings: &cli::ProcessSettings) -> R
         .any(|(k, v)| {
             program.str(*k) == "use_domain" && matches!(v, ConstValue::Int(n) if *n != 0)
         });
+    // avpops' preferences store.
+    if let Some(pool) = stores.for_module("avpops") {
+        config.avpops = Some(Arc::new(crate::avpops::AvpDb::from_program(&program, pool)));
+    }
     // The auth modules: nonce key, nc table and credentials cache shared
     // by every shard.
     if program

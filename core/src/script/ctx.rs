@@ -458,6 +458,9 @@ pub struct Config {
     /// set up at start when the config loads those modules
     /// ([`crate::policy::setup`]).
     pub policy: crate::policy::Policy,
+    /// avpops' store (`usr_preferences`), set up at start when the config
+    /// loads avpops.
+    pub avpops: Option<std::sync::Arc<crate::avpops::AvpDb>>,
     /// `modparam("rr", "enable_full_lr", 1)`: our Record-Routes say
     /// `;lr=on` instead of `;lr` (default off).
     pub rr_full_lr: bool,
@@ -487,6 +490,7 @@ impl Default for Config {
             uri_db_use_domain: false,
             auth: None,
             policy: Default::default(),
+            avpops: None,
             rr_full_lr: false,
             rr_append_fromtag: true,
             fr_timer_ms: Knob::new(-1),
@@ -733,6 +737,9 @@ pub struct MsgCtx<'m, 'a> {
     /// usrloc `db_mode` 3: store reads made for this message (bounded by
     /// [`crate::registrar::persist::MAX_READS`]).
     pub ul_reads: u8,
+    /// `avp_db_load` waits for its query: the rows, read when the call
+    /// runs again (unset: the query failed).
+    pub avp_load: Option<crate::avpops::LoadSlot>,
 }
 
 impl<'m, 'a> MsgCtx<'m, 'a> {
@@ -773,6 +780,7 @@ impl<'m, 'a> MsgCtx<'m, 'a> {
             uri_exists: None,
             ul_read: None,
             ul_reads: 0,
+            avp_load: None,
         }
     }
 

@@ -67,7 +67,7 @@ pub mod vm;
 
 mod actions;
 mod parked;
-mod uri_ops;
+pub(crate) mod uri_ops;
 
 #[cfg(test)]
 mod tests;

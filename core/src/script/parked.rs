@@ -43,6 +43,7 @@ pub struct Detached {
     uri_exists: Option<std::sync::Arc<std::sync::atomic::AtomicU8>>,
     ul_read: Option<crate::registrar::persist::UlRead>,
     ul_reads: u8,
+    avp_load: Option<crate::avpops::LoadSlot>,
 }
 
 impl MsgCtx<'_, '_> {
@@ -76,6 +77,7 @@ impl MsgCtx<'_, '_> {
             uri_exists: self.uri_exists,
             ul_read: self.ul_read,
             ul_reads: self.ul_reads,
+            avp_load: self.avp_load,
         }
     }
 }
@@ -119,6 +121,7 @@ impl Detached {
             uri_exists: self.uri_exists,
             ul_read: self.ul_read,
             ul_reads: self.ul_reads,
+            avp_load: self.avp_load,
         }
     }
 }

@@ -527,6 +527,11 @@ pub static BUILTINS: &[(&str, &str, BuiltinFn)] = &[
         "allow_trusted",
         crate::policy::trusted::allow_trusted,
     ),
+    ("avpops", "avp_db_load", crate::avpops::avp_db_load),
+    ("avpops", "avp_write", crate::avpops::avp_write),
+    ("avpops", "avp_delete", crate::avpops::avp_delete),
+    ("avpops", "avp_pushto", crate::avpops::avp_pushto),
+    ("avpops", "avp_check", crate::avpops::avp_check),
 ];
 
 /// Whether a built-in implements `module`'s `name`.

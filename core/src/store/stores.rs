@@ -55,7 +55,8 @@ pub fn module_urls(p: &Program) -> Vec<(String, String)> {
         let mut db_mode = 0i64;
         for (k, v) in &m.params {
             match p.str(*k) {
-                "db_url" => url = Some(text(p, v)),
+                // SER 0.9's avpops calls it `avp_url`.
+                "db_url" | "avp_url" => url = Some(text(p, v)),
                 "db_mode" => db_mode = text(p, v).trim().parse().unwrap_or(0),
                 _ => {}
             }

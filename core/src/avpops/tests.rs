@@ -1,0 +1,284 @@
+//! avpops through the real VM: SER 0.9 configs compiled from text, real
+//! parsed messages; the helpers (names, checks, fast match) directly.
+
+use std::net::SocketAddr;
+
+use super::*;
+use crate::script::{Config, LogSink, Outcome, Proto, Registry, Script};
+use crate::sip::SipMsg;
+
+const INVITE: &str = "INVITE sip:bob@example.com SIP/2.0\r\n\
+    Via: SIP/2.0/UDP 203.0.113.5:5060;branch=z9hG4bK-1\r\n\
+    Max-Forwards: 70\r\n\
+    From: \"A\" <sip:alice@atlanta.example>;tag=f1\r\n\
+    To: <sip:bob@example.com>\r\n\
+    Call-ID: c1@x\r\n\
+    CSeq: 1 INVITE\r\n\
+    Content-Length: 0\r\n\r\n";
+
+/// Runs `body` as the main route of a SER 0.9 config; the return code,
+/// the new R-URI and the AVP count.
+fn run(body: &str) -> (i32, Option<String>, usize) {
+    let (ret, uri, avps, _, _) = run_full(body);
+    (ret, uri, avps)
+}
+
+/// [`run`], with the number of message edits and the log lines.
+fn run_full(body: &str) -> (i32, Option<String>, usize, usize, Vec<String>) {
+    let text = format!("loadmodule \"avpops.so\"\nroute {{\n{body}\n}}\n");
+    let parsed = ser_cfg::parse_str("test.cfg", &text, &[]).unwrap();
+    let program = ser_cfg::compile::compile(&parsed).unwrap();
+    let config = Config::from_program(&program);
+    let script = Script::load(program, &Registry::builtin()).unwrap();
+    let m = SipMsg::parse(INVITE.as_bytes()).unwrap();
+    let src: SocketAddr = "203.0.113.5:5060".parse().unwrap();
+    let dst: SocketAddr = "192.0.2.1:5060".parse().unwrap();
+    let mut ctx = MsgCtx::new(&m, &config, src, dst, Proto::Udp);
+    ctx.log = LogSink::Capture(Vec::new());
+    let ret = match script.run_main(&mut ctx) {
+        Outcome::Finished { ret, .. } => ret,
+        Outcome::Suspended(_) => panic!("suspended"),
+    };
+    let uri = ctx
+        .new_uri
+        .as_ref()
+        .map(|u| String::from_utf8_lossy(u).into_owned());
+    let logs = ctx.log.lines().iter().map(|l| l.text.clone()).collect();
+    (ret, uri, ctx.avps.len(), ctx.edits.len(), logs)
+}
+
+#[test]
+fn write_check_delete() {
+    // Each check that holds adds its bit to the return value.
+    let (ret, _, n) = run("avp_write(\"i:45\", \"inv_timeout\");\n\
+         avp_write(\"$ruri/username\", \"s:u\");\n\
+         avp_write(\"$from\", \"s:f\");\n\
+         avp_write(\"$src_ip\", \"i:7\");\n\
+         avp_write(\"s:Hello\", \"s:h\");\n\
+         if (avp_check(\"inv_timeout\", \"eq/i:45\")) { avp_write(\"x\", \"bits\"); };\n\
+         if (avp_check(\"s:u\", \"eq/BOB/i\")) { avp_write(\"x\", \"bits\"); };\n\
+         if (!avp_check(\"s:u\", \"eq/BOB\")) { avp_write(\"x\", \"bits\"); };\n\
+         if (avp_check(\"s:f\", \"eq/$from\")) { avp_write(\"x\", \"bits\"); };\n\
+         if (avp_check(\"i:7\", \"eq/203.0.113.5\")) { avp_write(\"x\", \"bits\"); };\n\
+         if (avp_check(\"s:h\", \"re/^hel+o$/i\")) { avp_write(\"x\", \"bits\"); };\n\
+         if (avp_check(\"s:f\", \"fm/sip:*@atlanta.*\")) { avp_write(\"x\", \"bits\"); };\n\
+         if (avp_check(\"inv_timeout\", \"gt/i:9\")) { avp_write(\"x\", \"bits\"); };\n\
+         if (avp_check(\"inv_timeout\", \"and/i:4\")) { avp_write(\"x\", \"bits\"); };\n\
+         if (!avp_check(\"nothing\", \"eq/x\")) { avp_write(\"x\", \"bits\"); };\n\
+         avp_delete(\"s:f\");\n\
+         if (!avp_check(\"s:f\", \"fm/*\")) { avp_write(\"x\", \"bits\"); };\n\
+         return(1);");
+    // 5 written, 11 checks held, one deleted.
+    assert_eq!(n, 5 + 11 - 1);
+    assert_eq!(ret, 1);
+}
+
+#[test]
+fn pushto_ruri_and_parts() {
+    let (_, uri, _) = run("avp_write(\"sip:carol@chicago.example\", \"s:fwd\");\n\
+         avp_pushto(\"$ruri\", \"s:fwd\");");
+    assert_eq!(uri.as_deref(), Some("sip:carol@chicago.example"));
+    let (_, uri, _) = run("avp_write(\"dave\", \"s:u\");\n\
+         avp_write(\"host.example\", \"s:h\");\n\
+         avp_pushto(\"$ruri/username\", \"s:u\");\n\
+         avp_pushto(\"$ruri/domain\", \"s:h\");");
+    assert_eq!(uri.as_deref(), Some("sip:dave@host.example"));
+    // A missing AVP: false, the URI unchanged.
+    let (ret, uri, _) = run("if (avp_pushto(\"$ruri\", \"s:none\")) { return(1); }; return(-2);");
+    assert_eq!((ret, uri), (-2, None));
+}
+
+#[test]
+fn helpers() {
+    assert_eq!(parse_name(b"i:45"), Some(AvpName::Int(45)));
+    assert_eq!(parse_name(b"s:x"), Some(AvpName::Str(b"x"[..].into())));
+    assert_eq!(parse_name(b"x"), Some(AvpName::Str(b"x"[..].into())));
+    assert_eq!(parse_name(b"$avp(i:45)"), Some(AvpName::Int(45)));
+    assert_eq!(parse_name(b"$avp(s:x"), None);
+    assert_eq!(parse_name(b"i:zz"), None);
+    assert_eq!(parse_name(b"s:"), None);
+    assert_eq!(
+        parse_check("eq/$ruri/i"),
+        Some((Op::Eq, "$ruri", true, false))
+    );
+    assert_eq!(parse_check("re/a/b/g"), Some((Op::Re, "a/b", false, true)));
+    assert_eq!(parse_check("re/a/b"), Some((Op::Re, "a/b", false, false)));
+    assert_eq!(parse_check("zz/1"), None);
+    assert!(fast_match(b"*@ex?mple.*", b"bob@example.com", false));
+    assert!(!fast_match(b"*@ex?mple", b"bob@example.com", false));
+    assert!(fast_match(b"BOB*", b"bob@x", true));
+    assert!(fast_match(b"", b"", false));
+    assert!(!fast_match(b"", b"a", false));
+    assert_eq!(
+        parse_uri_source("$ruri/username"),
+        Some((UriSrc::Ruri, Part::User))
+    );
+    assert_eq!(parse_uri_source("$to"), Some((UriSrc::To, Part::Uri)));
+    assert_eq!(parse_uri_source("$to/nope"), None);
+}
+
+#[test]
+fn pushto_header() {
+    let (ret, uri, _, edits, _) = run_full(
+        "avp_write(\"$from/username\", \"s:who\");\n\
+         if (avp_pushto(\"$X-Caller\", \"s:who\")) { return(3); }; return(-3);",
+    );
+    assert_eq!((ret, uri, edits), (3, None, 1));
+    // A value with a line break is refused.
+    let (ret, _, _, edits, logs) = run_full(
+        "avp_write(\"$src_ip\", \"s:ip\");\n\
+         if (avp_pushto(\"$Bad Name\", \"s:ip\")) { return(3); }; return(-3);",
+    );
+    assert_eq!((ret, edits), (-3, 0));
+    assert!(logs.iter().any(|l| l.contains("bad header")), "{logs:?}");
+}
+
+#[test]
+fn db_load_without_a_database_is_false() {
+    let (ret, _, n, _, logs) =
+        run_full("if (avp_db_load(\"$ruri/username\", \"s:callfwd\")) { return(1); }; return(-4);");
+    assert_eq!((ret, n), (-4, 0));
+    assert!(logs.iter().any(|l| l.contains("no database")), "{logs:?}");
+    let (ret, _, _, _, logs) =
+        run_full("if (avp_db_load(\"$ruri/domain\", \"s:callfwd\")) { return(1); }; return(-4);");
+    assert_eq!(ret, -4);
+    assert!(logs.iter().any(|l| l.contains("no database")), "{logs:?}");
+}
+
+/// Runs `body` with avpops on a real SQLite pool, carrying each offloaded
+/// query out and resuming the script with its answer as the shard does;
+/// the return code, how many suspensions, and the AVP values by name.
+fn run_db(body: &str, db: Arc<AvpDb>) -> (i32, usize, Vec<String>) {
+    use crate::script::{Pending, Resume};
+    let text = format!("loadmodule \"avpops.so\"\nroute {{\n{body}\n}}\n");
+    let parsed = ser_cfg::parse_str("test.cfg", &text, &[]).unwrap();
+    let program = ser_cfg::compile::compile(&parsed).unwrap();
+    let mut config = Config::from_program(&program);
+    config.avpops = Some(db);
+    let script = Script::load(program, &Registry::builtin()).unwrap();
+    let m = SipMsg::parse(INVITE.as_bytes()).unwrap();
+    let src: SocketAddr = "203.0.113.5:5060".parse().unwrap();
+    let dst: SocketAddr = "192.0.2.1:5060".parse().unwrap();
+    let mut ctx = MsgCtx::new(&m, &config, src, dst, Proto::Udp);
+    ctx.log = LogSink::Capture(Vec::new());
+    let mut out = script.run_main(&mut ctx);
+    let mut suspensions = 0;
+    let ret = loop {
+        match out {
+            Outcome::Finished { ret, .. } => break ret,
+            Outcome::Suspended(mut s) => {
+                suspensions += 1;
+                let pending = std::mem::replace(
+                    &mut s.pending,
+                    Pending::Token {
+                        kind: "taken",
+                        token: 0,
+                    },
+                );
+                let Pending::Offload(o) = pending else {
+                    panic!("not an offload")
+                };
+                let (tx, rx) = std::sync::mpsc::channel();
+                (o.start)(Completion::new(move |r| {
+                    let _ = tx.send(r);
+                }));
+                let r = rx
+                    .recv_timeout(std::time::Duration::from_secs(5))
+                    .unwrap_or(Resume::Code(-99));
+                out = script.resume_with(s, &mut ctx, r);
+            }
+        }
+    };
+    let mut avps: Vec<String> = ["callfwd", "fwdbusy", "limit"]
+        .iter()
+        .flat_map(|n| {
+            let s = sel(AvpName::Str(n.as_bytes().into()));
+            ctx.avps
+                .values(&s)
+                .map(|v| match v {
+                    Value::Int(i) => format!("{n}=Int({i})"),
+                    other => format!(
+                        "{n}=Str({:?})",
+                        String::from_utf8_lossy(&other.clone().into_bytes())
+                    ),
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    avps.sort();
+    (ret, suspensions, avps)
+}
+
+#[test]
+fn db_load_through_a_real_pool() {
+    use crate::store::{DbUrl, PoolConfig};
+    let dir = std::env::temp_dir().join(format!("ser-avpops-unit-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let url = DbUrl::parse(&format!("sqlite://{}/ser.db", dir.display())).unwrap();
+    let pool = Arc::new(Pool::start(url, PoolConfig::default()).unwrap());
+    let row = |attr: &str, ty: i64, value: &str, domain: &str| tables::Preference {
+        uuid: String::new(),
+        username: "bob".into(),
+        domain: domain.into(),
+        attribute: attr.into(),
+        type_: ty,
+        value: value.into(),
+        last_modified: 1,
+    };
+    let rows = vec![
+        row("callfwd", 0, "sip:carol@example.net", "example.com"),
+        row("limit", 1, "12", "example.com"),
+        row("fwdbusy", 0, "sip:vm@example.com", "other.example"),
+    ];
+    pool.run_blocking(move |d| {
+        for r in &rows {
+            tables::preference_add(d, r)?;
+        }
+        Ok(())
+    })
+    .unwrap();
+    let db = |use_domain| {
+        Arc::new(AvpDb {
+            pool: pool.clone(),
+            use_domain,
+        })
+    };
+    // One attribute, by user alone.
+    let (ret, n, avps) = run_db(
+        "if (avp_db_load(\"$ruri/username\", \"s:callfwd\")) { return(1); }; return(-1);",
+        db(false),
+    );
+    assert_eq!((ret, n), (1, 1));
+    assert_eq!(avps, vec!["callfwd=Str(\"sip:carol@example.net\")"]);
+    // Every attribute of the user at the R-URI's domain; type 1 is an int.
+    let (ret, _, avps) = run_db(
+        "if (avp_db_load(\"$ruri\", \"\")) { return(1); }; return(-1);",
+        db(true),
+    );
+    assert_eq!(ret, 1);
+    assert_eq!(
+        avps,
+        vec!["callfwd=Str(\"sip:carol@example.net\")", "limit=Int(12)"]
+    );
+    // The int AVP compares as an int.
+    let (ret, _, _) = run_db(
+        "avp_db_load(\"$ruri\", \"s:limit\");\n\
+         if (avp_check(\"s:limit\", \"ge/i:10\")) { return(2); }; return(-2);",
+        db(true),
+    );
+    assert_eq!(ret, 2);
+    // Nothing for the From user: false.
+    let (ret, n, avps) = run_db(
+        "if (avp_db_load(\"$from/username\", \"s:callfwd\")) { return(1); }; return(-5);",
+        db(false),
+    );
+    assert_eq!((ret, n, avps.len()), (-5, 1, 0));
+    pool.shutdown();
+    // A pool that is shut down refuses the job: false, not a hang.
+    let (ret, _, _) = run_db(
+        "if (avp_db_load(\"$ruri/username\", \"s:callfwd\")) { return(1); }; return(-6);",
+        db(false),
+    );
+    assert_eq!(ret, -6);
+    let _ = std::fs::remove_dir_all(&dir);
+}
