@@ -5,7 +5,7 @@
 # subscriber's plain password), then saved (usrloc in memory). Prints the
 # CPU time of each server's whole process per authenticated REGISTER.
 #
-#   benches/auth/run.sh [--calls N] [--rate R]
+#   benches/auth/run.sh [--calls N] [--rate R] [--workers N]
 #
 # Every REGISTER authenticates as the same subscriber (sipp's -au/-ap)
 # and registers its own address of record (user<n>): ser serves the
@@ -14,12 +14,13 @@
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
-CALLS=20000 RATE=1000
+CALLS=20000 RATE=1000 WORKERS=2
 while [ $# -gt 0 ]; do
     case "$1" in
         --calls) CALLS=${2:?}; shift 2 ;;
         --rate) RATE=${2:?}; shift 2 ;;
-        *) echo "usage: $0 [--calls N] [--rate R]" >&2; exit 2 ;;
+        --workers) WORKERS=${2:?}; shift 2 ;;
+        *) echo "usage: $0 [--calls N] [--rate R] [--workers N]" >&2; exit 2 ;;
     esac
 done
 SER_BIN=${SER_BIN:-$ROOT/target/release/ser}
@@ -58,7 +59,7 @@ PY
 route='if (!www_authorize("", "subscriber")) { www_challenge("", "0"); exit; } save("location");'
 cat > "$DIR/ser.cfg" <<CFG
 listen=udp:127.0.0.1:$PORT
-children=2
+children=$WORKERS
 loadmodule "sl"
 loadmodule "usrloc"
 loadmodule "registrar"
@@ -72,7 +73,7 @@ CFG
 cat > "$DIR/kamailio.cfg" <<CFG
 #!KAMAILIO
 listen=udp:127.0.0.1:$PORT
-children=2
+children=$WORKERS
 mpath="$KMODS/"
 loadmodule "sl.so"
 loadmodule "pv.so"
