@@ -265,6 +265,16 @@ impl Program {
         self.strings.get(id as usize).map_or("", String::as_str)
     }
 
+    /// A parameter's value as text (an int as its decimal text, a bool as
+    /// `0`/`1`).
+    pub fn const_text(&self, v: &ConstValue) -> String {
+        match v {
+            ConstValue::Str(s) => self.str(*s).to_string(),
+            ConstValue::Int(n) => n.to_string(),
+            ConstValue::Bool(b) => u8::from(*b).to_string(),
+        }
+    }
+
     /// Finds a route by kind and name.
     pub fn route_id(&self, kind: RouteKind, name: Option<&RouteName>) -> Option<RouteId> {
         self.routes

@@ -1,5 +1,5 @@
 //! `ul.dump` of a million bindings through the real `kamcmd`: Kamailio's
-//! fails near 40,000 AoRs (its reply outgrows what `kamcmd` reads); ours
+//! one-reply dump outgrows what `kamcmd` reads on large tables; ours
 //! pages, each reply under `kamcmd`'s 128 KiB, `Next: N` naming the start
 //! of the following page.
 //!

@@ -19,7 +19,7 @@ pub mod rpc;
 pub mod server;
 
 use ser_cfg::dialect::Dialect;
-use ser_cfg::ir::{ConstValue, Program};
+use ser_cfg::ir::Program;
 
 use addr::{CtlAddr, Side};
 
@@ -38,14 +38,6 @@ pub struct CtlParams {
     pub mode: u32,
     pub uid: Option<u32>,
     pub gid: Option<u32>,
-}
-
-fn text(p: &Program, v: &ConstValue) -> String {
-    match v {
-        ConstValue::Str(s) => p.str(*s).to_string(),
-        ConstValue::Int(n) => n.to_string(),
-        ConstValue::Bool(b) => u8::from(*b).to_string(),
-    }
 }
 
 /// A user or group given by name or number.
@@ -87,7 +79,7 @@ impl CtlParams {
         for m in p.modules.iter().filter(|m| p.str(m.name) == "ctl") {
             loaded = true;
             for (name, value) in &m.params {
-                let v = text(p, value);
+                let v = p.const_text(value);
                 let name = p.str(*name);
                 let err = |e: String| format!("modparam(\"ctl\", \"{name}\", \"{v}\"): {e}");
                 match name {

@@ -45,7 +45,7 @@ use arc_swap::ArcSwap;
 use ser_cfg::dialect::Dialect;
 use ser_cfg::ir::Program;
 
-use super::{LoadReport, cell_text, const_int, const_text, params, sql_ident};
+use super::{LoadReport, cell_text, const_int, params, sql_ident};
 use crate::script::ctx::{AvpClass, AvpName, AvpTrackSide, level};
 use crate::script::pv::{AddrPart, Pv, UriPart};
 use crate::script::{Args, MsgCtx, Ret, Value};
@@ -93,9 +93,9 @@ impl DomainParams {
                         );
                     }
                 }
-                "domain_table" => r.table = sql_ident("domain_table", &const_text(p, value))?,
-                "domain_col" => r.domain_col = sql_ident("domain_col", &const_text(p, value))?,
-                "did_col" => r.did_col = sql_ident("did_col", &const_text(p, value))?,
+                "domain_table" => r.table = sql_ident("domain_table", &p.const_text(value))?,
+                "domain_col" => r.domain_col = sql_ident("domain_col", &p.const_text(value))?,
+                "did_col" => r.did_col = sql_ident("did_col", &p.const_text(value))?,
                 other => {
                     if !ignored.contains(&other) {
                         ignored.push(other);

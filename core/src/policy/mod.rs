@@ -135,15 +135,6 @@ fn const_int(p: &Program, v: &ConstValue) -> Option<i64> {
     }
 }
 
-/// A parameter's value as a string (an int as its decimal text).
-fn const_text(p: &Program, v: &ConstValue) -> String {
-    match v {
-        ConstValue::Str(s) => p.str(*s).to_string(),
-        ConstValue::Int(n) => n.to_string(),
-        ConstValue::Bool(b) => u8::from(*b).to_string(),
-    }
-}
-
 /// A table or column name for SQL, quoted. Only letters, digits and `_`
 /// are accepted (not a leading digit), so a name from the config can never
 /// change the statement; the quotes keep a name that is a keyword usable

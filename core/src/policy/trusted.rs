@@ -38,7 +38,7 @@ use parking_lot::Mutex;
 use regex::bytes::{Regex, RegexBuilder};
 use ser_cfg::ir::Program;
 
-use super::{LoadReport, cell_text, const_int, const_text, params, sql_ident};
+use super::{LoadReport, cell_text, const_int, params, sql_ident};
 use crate::script::ctx::{AvpClass, AvpName, AvpTrackSide, Proto, level};
 use crate::script::pv::{AddrPart, Pv, UriPart, kamailio_avp_name};
 use crate::script::{Args, MsgCtx, Ret, Value};
@@ -110,7 +110,7 @@ impl TrustedParams {
         let mut warnings = Vec::new();
         let mut ignored: Vec<&str> = Vec::new();
         for (name, value) in params(p, "permissions") {
-            let text = || const_text(p, value);
+            let text = || p.const_text(value);
             match name {
                 "db_url" => {}
                 "db_mode" => {

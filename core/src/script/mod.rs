@@ -414,6 +414,13 @@ impl Script {
     /// function that suspended it (it is stored in `$rc`, pushed as the
     /// call's value, and stops the script if 0).
     pub fn resume(&self, s: Suspension, ctx: &mut MsgCtx<'_, '_>, ret: i32) -> Outcome {
+        self.reenter(s, ctx, Some(ret))
+    }
+
+    /// Continues a suspended run: with the suspended function's `ret`
+    /// pushed as its result, or (`None`) at the call itself, which runs
+    /// again.
+    fn reenter(&self, s: Suspension, ctx: &mut MsgCtx<'_, '_>, ret: Option<i32>) -> Outcome {
         if s.script != self.id {
             ctx.log(
                 level::L_ERR,
@@ -432,12 +439,14 @@ impl Script {
         {
             ctx.route_kind = kind;
         }
-        ctx.rc = ret;
-        if ret == 0 {
-            return Outcome::Finished {
-                ret: 0,
-                dropped: false,
-            };
+        if let Some(ret) = ret {
+            ctx.rc = ret;
+            if ret == 0 {
+                return Outcome::Finished {
+                    ret: 0,
+                    dropped: false,
+                };
+            }
         }
         if s.stack.len() >= self.limits.max_stack {
             ctx.log(level::L_ERR, "script: operand stack overflow on resume");
@@ -451,7 +460,9 @@ impl Script {
             frames: s.frames,
             steps: s.steps,
         };
-        m.stack.push(Value::Int(i64::from(ret)));
+        if let Some(ret) = ret {
+            m.stack.push(Value::Int(i64::from(ret)));
+        }
         self.finish(vm::exec(self, &mut m, ctx), m)
     }
 
@@ -462,23 +473,7 @@ impl Script {
         if let Some(f) = s.frames.last_mut() {
             f.pc = f.pc.saturating_sub(1);
         }
-        if s.script != self.id || s.stack.len() >= self.limits.max_stack {
-            return self.resume(s, ctx, -1);
-        }
-        if let Some(kind) = s
-            .frames
-            .first()
-            .and_then(|f| self.program.routes.get(f.route as usize))
-            .map(|r| r.kind)
-        {
-            ctx.route_kind = kind;
-        }
-        let mut m = Machine {
-            stack: s.stack,
-            frames: s.frames,
-            steps: s.steps,
-        };
-        self.finish(vm::exec(self, &mut m, ctx), m)
+        self.reenter(s, ctx, None)
     }
 
     /// Resumes a run as an offloaded function asked.

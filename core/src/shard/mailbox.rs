@@ -47,7 +47,9 @@ impl Mailbox {
 
     /// Moves every waiting answer into `out`.
     pub fn take(&self, out: &mut Vec<(u64, Resume)>) {
-        if self.any.swap(false, Ordering::SeqCst) {
+        // A plain load first: the shard calls this every turn, and nearly
+        // every turn finds nothing.
+        if self.any.load(Ordering::Relaxed) && self.any.swap(false, Ordering::SeqCst) {
             out.append(&mut self.items.lock());
         }
     }

@@ -14,7 +14,7 @@
 
 use std::sync::Arc;
 
-use ser_cfg::ir::{ConstValue, Program};
+use ser_cfg::ir::Program;
 
 use super::{DbUrl, Pool, PoolConfig, PoolEvent, PoolStats};
 
@@ -37,14 +37,6 @@ impl std::fmt::Debug for Stores {
     }
 }
 
-fn text(p: &Program, v: &ConstValue) -> String {
-    match v {
-        ConstValue::Str(s) => p.str(*s).to_string(),
-        ConstValue::Int(n) => n.to_string(),
-        ConstValue::Bool(b) => u8::from(*b).to_string(),
-    }
-}
-
 /// The `db_url` each module that needs a database uses (before the
 /// override), in load order.
 pub fn module_urls(p: &Program) -> Vec<(String, String)> {
@@ -56,8 +48,8 @@ pub fn module_urls(p: &Program) -> Vec<(String, String)> {
         for (k, v) in &m.params {
             match p.str(*k) {
                 // SER 0.9's avpops calls it `avp_url`.
-                "db_url" | "avp_url" => url = Some(text(p, v)),
-                "db_mode" => db_mode = text(p, v).trim().parse().unwrap_or(0),
+                "db_url" | "avp_url" => url = Some(p.const_text(v)),
+                "db_mode" => db_mode = p.const_text(v).trim().parse().unwrap_or(0),
                 _ => {}
             }
         }
