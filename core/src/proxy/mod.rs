@@ -23,6 +23,7 @@
 pub mod forward;
 pub mod maxfwd;
 pub mod rr;
+pub mod rr_cookie;
 pub mod sl;
 pub mod via;
 pub mod warning;

@@ -97,7 +97,7 @@ fn params_of(uri: &Uri<'_>) -> Vec<u8> {
 // ----- Record-Route -----
 
 /// `;lr` or `;lr=on`, then `;ftag=<From tag>` when asked for and present.
-fn push_lr_ftag(ctx: &MsgCtx<'_, '_>, v: &mut Vec<u8>) {
+fn push_lr_ftag(ctx: &mut MsgCtx<'_, '_>, v: &mut Vec<u8>) {
     v.extend_from_slice(if ctx.config.rr_full_lr {
         b";lr=on"
     } else {
@@ -109,6 +109,45 @@ fn push_lr_ftag(ctx: &MsgCtx<'_, '_>, v: &mut Vec<u8>) {
     {
         v.extend_from_slice(b";ftag=");
         v.extend_from_slice(tag);
+    }
+    if let Some(c) = &ctx.config.rr_cookies {
+        let (cookie, left_out) = c.encode(ctx.avps.flagged(c.mask));
+        if left_out > 0 {
+            ctx.log(
+                crate::script::level::L_WARN,
+                &format!("record_route(): {left_out} dialog-cookie AVPs do not fit the cookie; left out"),
+            );
+        }
+        if let Some(cookie) = cookie {
+            v.push(b';');
+            v.extend_from_slice(c.param_name.as_bytes());
+            v.push(b'=');
+            v.extend_from_slice(cookie.as_bytes());
+        }
+    }
+}
+
+/// Restores the AVPs of a dialog cookie found in the parameters of the
+/// Route entry of ours that `loose_route()` consumed.
+fn restore_cookie(ctx: &mut MsgCtx<'_, '_>, params: &[u8]) {
+    let Some(c) = ctx.config.rr_cookies.clone() else {
+        return;
+    };
+    let Some(text) = super::rr_cookie::param(params, &c.param_name) else {
+        return;
+    };
+    match c.decode(text) {
+        Ok(items) => {
+            for it in items {
+                if !ctx.avps.add_item(it) {
+                    break;
+                }
+            }
+        }
+        Err(why) => ctx.log(
+            crate::script::level::L_WARN,
+            &format!("loose_route(): dialog cookie ignored ({why})"),
+        ),
     }
 }
 
@@ -189,7 +228,7 @@ pub(crate) fn rr_value(addr: std::net::SocketAddr, tail: &[u8]) -> Vec<u8> {
 }
 
 /// One preset Record-Route value: `<sip:TEXT[;r2=on];lr[;ftag=...]>`.
-fn preset_value(ctx: &MsgCtx<'_, '_>, text: &[u8], r2: bool) -> Vec<u8> {
+fn preset_value(ctx: &mut MsgCtx<'_, '_>, text: &[u8], r2: bool) -> Vec<u8> {
     let mut v = Vec::with_capacity(text.len() + 48);
     v.push(b'<');
     let starts = |p: &[u8]| {
@@ -447,6 +486,9 @@ pub(crate) fn loose_route(ctx: &mut MsgCtx<'_, '_>, args: &Args<'_>) -> Ret {
     if let Some(u) = new_uri {
         ctx.new_uri = Some(u);
     }
+    if let Some(p) = &routed {
+        restore_cookie(ctx, p);
+    }
     ctx.routed_params = routed;
     Ret::Code(code)
 }
@@ -616,6 +658,54 @@ Content-Length: 0\r\n\
     }
 
     const FWD: &str = "forward(\"192.0.2.50\", 5070);";
+
+    /// SER 2.x dialog cookies: an AVP flagged `dialog_cookie` rides in the
+    /// Record-Route and is back after `loose_route()` on an in-dialog
+    /// request; a cookie signed with another secret is ignored.
+    #[test]
+    fn dialog_cookie_round_trip() {
+        let extra = "avpflags dialog_cookie;\n\
+                     modparam(\"rr\", \"cookie_filter\", \"^acc\")\n\
+                     modparam(\"rr\", \"cookie_secret\", \"s3cret\")\n";
+        let body = format!(
+            "$avp(account) = \"yes\"; $avp(other) = \"x\"; \
+             setavpflag($avp(account), \"dialog_cookie\"); \
+             setavpflag($avp(other), \"dialog_cookie\"); record_route(); {FWD}"
+        );
+        let r = run(&body, extra, INVITE);
+        let rr = r.lines("Record-Route:");
+        assert_eq!(rr.len(), 1);
+        let value = rr[0].strip_prefix("Record-Route: ").unwrap();
+        assert!(value.contains(";avp="), "{value}");
+
+        let check = format!(
+            "loose_route(); if ($avp(account) == \"yes\") {{ xlog(\"L_ERR\", \"account=$avp(account) other=$avp(other)\\n\"); }} {FWD}"
+        );
+        let back = run(
+            &check,
+            extra,
+            &bye("sip:bob@198.51.100.20:5080", &format!("Route: {value}\r\n")),
+        );
+        assert!(
+            back.logs.iter().any(|l| l.contains("account=yes other=<null>")),
+            "{:?}",
+            back.logs
+        );
+
+        // The same Route read by a router with another secret: no AVP.
+        let other = extra.replace("s3cret", "other");
+        let back = run(
+            &check,
+            &other,
+            &bye("sip:bob@198.51.100.20:5080", &format!("Route: {value}\r\n")),
+        );
+        assert!(!back.logs.iter().any(|l| l.contains("account=")), "{:?}", back.logs);
+        assert!(
+            back.logs.iter().any(|l| l.contains("dialog cookie ignored")),
+            "{:?}",
+            back.logs
+        );
+    }
 
     #[test]
     fn record_route_exact_bytes() {

@@ -306,6 +306,55 @@ pub(crate) fn isbflagset(ctx: &mut MsgCtx<'_, '_>, args: &Args<'_>) -> Ret {
     }
 }
 
+// ----- AVP flags -----
+
+/// The AVP and the flag bit of an `*avpflag*` call (`setavpflag($a, "f")`).
+fn avp_flag<'s>(
+    ctx: &mut MsgCtx<'_, '_>,
+    args: &Args<'s>,
+) -> Result<(&'s super::ctx::AvpSel, u32), Ret> {
+    let Some(sel) = args.avp_sel(0) else {
+        return Err(fail(ctx, args, "the first argument must be an AVP"));
+    };
+    let name = args.bytes(1, ctx).unwrap_or_default().into_owned();
+    match args.avp_flag_bit(&name) {
+        Some(bit) if bit < 32 => Ok((sel, 1u32 << bit)),
+        _ => Err(fail(
+            ctx,
+            args,
+            &format!(
+                "no AVP flag `{}` declared by avpflags",
+                String::from_utf8_lossy(&name)
+            ),
+        )),
+    }
+}
+
+/// `setavpflag($avp, "flag")`: marks every value of the AVP; false when
+/// the AVP is not set.
+pub(crate) fn setavpflag(ctx: &mut MsgCtx<'_, '_>, args: &Args<'_>) -> Ret {
+    match avp_flag(ctx, args) {
+        Ok((sel, mask)) => yes_no(ctx.avps.set_flags(sel, mask, true)),
+        Err(r) => r,
+    }
+}
+
+/// `resetavpflag($avp, "flag")`.
+pub(crate) fn resetavpflag(ctx: &mut MsgCtx<'_, '_>, args: &Args<'_>) -> Ret {
+    match avp_flag(ctx, args) {
+        Ok((sel, mask)) => yes_no(ctx.avps.set_flags(sel, mask, false)),
+        Err(r) => r,
+    }
+}
+
+/// `isavpflagset($avp, "flag")`: the AVP's newest value has the flag.
+pub(crate) fn isavpflagset(ctx: &mut MsgCtx<'_, '_>, args: &Args<'_>) -> Ret {
+    match avp_flag(ctx, args) {
+        Ok((sel, mask)) => yes_no(ctx.avps.has_flags(sel, mask)),
+        Err(r) => r,
+    }
+}
+
 // ----- logging -----
 
 /// A level argument: a number or a name (`L_INFO`).

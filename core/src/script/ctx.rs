@@ -152,6 +152,19 @@ struct AvpEntry {
     track: AvpTrackSide,
     name: AvpName,
     value: Value<'static>,
+    /// Bits of the flags declared by `avpflags` (`setavpflag`).
+    flags: u32,
+}
+
+/// An AVP as a whole, for the modules that carry AVPs elsewhere (rr's
+/// dialog cookies).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AvpItem {
+    pub class: AvpClass,
+    pub track: AvpTrackSide,
+    pub name: AvpName,
+    pub value: Value<'static>,
+    pub flags: u32,
 }
 
 /// The AVPs of one message: several values per name, newest first (as in
@@ -196,8 +209,65 @@ impl Avps {
             track,
             name,
             value,
+            flags: 0,
         });
         true
+    }
+
+    /// Adds an AVP with its flags (restored from elsewhere); the same bound
+    /// as [`Avps::add`].
+    pub fn add_item(&mut self, item: AvpItem) -> bool {
+        if self.list.len() >= MAX_AVPS {
+            return false;
+        }
+        self.list.push(AvpEntry {
+            class: item.class,
+            track: item.track,
+            name: item.name,
+            value: item.value,
+            flags: item.flags,
+        });
+        true
+    }
+
+    /// Sets (`on`) or clears the flag bits `mask` on every value of the
+    /// AVP; returns whether there was one.
+    pub fn set_flags(&mut self, sel: &AvpSel, mask: u32, on: bool) -> bool {
+        let mut found = false;
+        for e in self.list.iter_mut().filter(|e| {
+            sel.classes.contains(&e.class) && e.track == sel.track && e.name.matches(&sel.name)
+        }) {
+            found = true;
+            if on {
+                e.flags |= mask;
+            } else {
+                e.flags &= !mask;
+            }
+        }
+        found
+    }
+
+    /// Whether the AVP's newest value (in search order) has a flag bit of
+    /// `mask`.
+    pub fn has_flags(&self, sel: &AvpSel, mask: u32) -> bool {
+        self.positions(sel)
+            .next()
+            .and_then(|i| self.list.get(i))
+            .is_some_and(|e| e.flags & mask != 0)
+    }
+
+    /// Every AVP with a flag bit of `mask`, oldest first.
+    pub fn flagged(&self, mask: u32) -> impl Iterator<Item = AvpItem> + '_ {
+        self.list
+            .iter()
+            .filter(move |e| e.flags & mask != 0)
+            .map(|e| AvpItem {
+                class: e.class,
+                track: e.track,
+                name: e.name.clone(),
+                value: e.value.clone(),
+                flags: e.flags,
+            })
     }
 
     /// Positions of the matching AVPs in search order (newest first within
@@ -467,6 +537,10 @@ pub struct Config {
     /// `modparam("rr", "append_fromtag", 0|1)`: our Record-Routes carry
     /// `;ftag=<From tag>` (default on, as in SER and Kamailio).
     pub rr_append_fromtag: bool,
+    /// SER 2.x dialog cookies (`avpflags dialog_cookie`, rr's
+    /// `cookie_filter` and `cookie_secret`): `None` when the config does
+    /// not declare the flag.
+    pub rr_cookies: Option<std::sync::Arc<crate::proxy::rr_cookie::Cookies>>,
     /// `tm.fr_timer` / `tm.fr_inv_timer` as `cfg.set` changed them, in
     /// ms (0: no timer; negative: not changed, the `tm` modparams hold).
     pub fr_timer_ms: Knob,
@@ -493,12 +567,49 @@ impl Default for Config {
             avpops: None,
             rr_full_lr: false,
             rr_append_fromtag: true,
+            rr_cookies: None,
             fr_timer_ms: Knob::new(-1),
             fr_inv_timer_ms: Knob::new(-1),
             myself: Vec::new(),
             cfg_vars: CfgVars::default(),
         }
     }
+}
+
+/// The rr module's dialog cookies, when the config declares the
+/// `dialog_cookie` AVP flag and loads rr. A `cookie_filter` that is not a
+/// valid regex was refused by the checker; here it is then left out.
+fn rr_cookies(p: &Program) -> Option<std::sync::Arc<crate::proxy::rr_cookie::Cookies>> {
+    use crate::proxy::rr_cookie::{Cookies, FLAG_NAME};
+    let bit = p
+        .avpflags
+        .iter()
+        .find(|(n, _)| p.str(*n) == FLAG_NAME)
+        .map(|&(_, b)| b)?;
+    let rr = p.modules.iter().find(|m| p.str(m.name) == "rr")?;
+    let text = |v: &ConstValue| match v {
+        ConstValue::Str(s) => p.str(*s).to_string(),
+        ConstValue::Int(n) => n.to_string(),
+        ConstValue::Bool(b) => u8::from(*b).to_string(),
+    };
+    let mut filter = None;
+    let mut secret = None;
+    let mut param_name = None;
+    for (name, value) in &rr.params {
+        match p.str(*name) {
+            "cookie_filter" => filter = regex::bytes::Regex::new(&text(value)).ok(),
+            "cookie_secret" => secret = Some(text(value)),
+            "avp_cookie_name" => param_name = Some(text(value)),
+            _ => {}
+        }
+    }
+    let mut c = Cookies::new(bit, filter, secret.as_deref().map(str::as_bytes)).ok()?;
+    if let Some(n) = param_name.filter(|n| {
+        !n.is_empty() && n.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    }) {
+        c.param_name = n;
+    }
+    Some(std::sync::Arc::new(c))
 }
 
 /// Why [`Config::add_myself`] refused a host.
@@ -570,6 +681,7 @@ impl Config {
                 }
             }
         }
+        c.rr_cookies = rr_cookies(p);
         for v in &p.cfg_vars {
             let value = match v.value {
                 ConstValue::Int(n) => Value::Int(n),

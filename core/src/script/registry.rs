@@ -247,6 +247,26 @@ impl<'s> Args<'s> {
         }
     }
 
+    /// The AVP an argument names (`$x`, `$tu.x`, `$avp(x)`), if it is one.
+    pub fn avp_sel(&self, i: usize) -> Option<&'s super::ctx::AvpSel> {
+        match self.args.get(i)? {
+            Arg::Var(id) => match self.script.vars.get(*id as usize)? {
+                super::pv::Pv::Avp { sel, .. } => Some(sel),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
+    /// The bit of a flag declared by `avpflags`, by name.
+    pub fn avp_flag_bit(&self, name: &[u8]) -> Option<u32> {
+        let p = &self.script.program;
+        p.avpflags
+            .iter()
+            .find(|(n, _)| p.str(*n).as_bytes() == name)
+            .map(|&(_, bit)| bit)
+    }
+
     /// Assigns to a variable argument (`Arg::Var`), as `=` does.
     pub fn set_var(&self, i: usize, ctx: &mut MsgCtx<'_, '_>, v: Value<'_>) -> Result<(), String> {
         match self.args.get(i) {
@@ -373,6 +393,9 @@ pub static BUILTINS: &[(&str, &str, BuiltinFn)] = &[
     ("core", "forward_tls", super::actions::forward_tls),
     ("core", "len_gt", super::actions::len_gt),
     ("core", "strempty", super::actions::strempty),
+    ("core", "setavpflag", super::actions::setavpflag),
+    ("core", "resetavpflag", super::actions::resetavpflag),
+    ("core", "isavpflagset", super::actions::isavpflagset),
     ("core", "setbflag", super::actions::setbflag),
     ("core", "resetbflag", super::actions::resetbflag),
     ("core", "isbflagset", super::actions::isbflagset),
