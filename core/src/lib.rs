@@ -23,4 +23,5 @@ pub mod sip;
 pub mod stats;
 pub mod store;
 pub mod tm;
+pub mod unbuilt;
 pub mod version;

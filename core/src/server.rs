@@ -269,6 +269,9 @@ fn start(program: Program, opts: &Options, settings: &cli::ProcessSettings) -> R
             g.ignored.join(", ")
         );
     }
+    for w in crate::unbuilt::warnings(&program) {
+        eprintln!("ser: warning: {w}");
+    }
     let addrs = listen_addresses(opts, &g)?;
     let ctl_params = crate::ctl::CtlParams::from_program(&program)?;
     let shards = opts

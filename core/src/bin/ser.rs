@@ -73,6 +73,11 @@ fn check(opts: &Options) -> u8 {
     {
         return code;
     }
+    if let Ok(program) = ser_cfg::compile::compile(&script) {
+        for w in ser_core::unbuilt::warnings(&program) {
+            eprintln!("ser: warning: {w}");
+        }
+    }
     if !report.not_supported.is_empty() {
         let n = report.not_supported.len();
         eprintln!(

@@ -6,7 +6,8 @@
 //! - [`addr`]: `[proto:]name[:port]` addresses;
 //! - [`server`]: the control thread and its bounded connections;
 //! - [`rpc`]: parameters, faults and dispatch;
-//! - [`methods`]: the methods, with Kamailio's names and reply shapes.
+//! - [`methods`]: the methods, with Kamailio's names and reply shapes;
+//! - [`xmlrpc`]: the xmlrpc module's `dispatch_rpc()` (HTTP is not built).
 //!
 //! The socket opens when the config loads `ctl`: on the `binrpc`
 //! addresses, or on the default of the config's dialect (SER's
@@ -17,6 +18,7 @@ pub mod binrpc;
 pub mod methods;
 pub mod rpc;
 pub mod server;
+pub mod xmlrpc;
 
 use ser_cfg::dialect::Dialect;
 use ser_cfg::ir::Program;

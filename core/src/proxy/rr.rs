@@ -115,7 +115,9 @@ fn push_lr_ftag(ctx: &mut MsgCtx<'_, '_>, v: &mut Vec<u8>) {
         if left_out > 0 {
             ctx.log(
                 crate::script::level::L_WARN,
-                &format!("record_route(): {left_out} dialog-cookie AVPs do not fit the cookie; left out"),
+                &format!(
+                    "record_route(): {left_out} dialog-cookie AVPs do not fit the cookie; left out"
+                ),
             );
         }
         if let Some(cookie) = cookie {
@@ -687,7 +689,9 @@ Content-Length: 0\r\n\
             &bye("sip:bob@198.51.100.20:5080", &format!("Route: {value}\r\n")),
         );
         assert!(
-            back.logs.iter().any(|l| l.contains("account=yes other=<null>")),
+            back.logs
+                .iter()
+                .any(|l| l.contains("account=yes other=<null>")),
             "{:?}",
             back.logs
         );
@@ -699,9 +703,15 @@ Content-Length: 0\r\n\
             &other,
             &bye("sip:bob@198.51.100.20:5080", &format!("Route: {value}\r\n")),
         );
-        assert!(!back.logs.iter().any(|l| l.contains("account=")), "{:?}", back.logs);
         assert!(
-            back.logs.iter().any(|l| l.contains("dialog cookie ignored")),
+            !back.logs.iter().any(|l| l.contains("account=")),
+            "{:?}",
+            back.logs
+        );
+        assert!(
+            back.logs
+                .iter()
+                .any(|l| l.contains("dialog cookie ignored")),
             "{:?}",
             back.logs
         );

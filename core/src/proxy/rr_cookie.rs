@@ -290,7 +290,10 @@ mod tests {
 
         // Another secret, a flipped byte, junk: refused.
         let other = Cookies::new(0, None, Some(b"other")).unwrap();
-        assert_eq!(other.decode(text.as_bytes()), Err("signature does not verify"));
+        assert_eq!(
+            other.decode(text.as_bytes()),
+            Err("signature does not verify")
+        );
         let mut t = text.clone().into_bytes();
         t[3] = if t[3] == b'0' { b'1' } else { b'0' };
         assert!(c.decode(&t).is_err());

@@ -587,25 +587,22 @@ fn rr_cookies(p: &Program) -> Option<std::sync::Arc<crate::proxy::rr_cookie::Coo
         .find(|(n, _)| p.str(*n) == FLAG_NAME)
         .map(|&(_, b)| b)?;
     let rr = p.modules.iter().find(|m| p.str(m.name) == "rr")?;
-    let text = |v: &ConstValue| match v {
-        ConstValue::Str(s) => p.str(*s).to_string(),
-        ConstValue::Int(n) => n.to_string(),
-        ConstValue::Bool(b) => u8::from(*b).to_string(),
-    };
     let mut filter = None;
     let mut secret = None;
     let mut param_name = None;
     for (name, value) in &rr.params {
         match p.str(*name) {
-            "cookie_filter" => filter = regex::bytes::Regex::new(&text(value)).ok(),
-            "cookie_secret" => secret = Some(text(value)),
-            "avp_cookie_name" => param_name = Some(text(value)),
+            "cookie_filter" => filter = regex::bytes::Regex::new(&p.const_text(value)).ok(),
+            "cookie_secret" => secret = Some(p.const_text(value)),
+            "avp_cookie_name" => param_name = Some(p.const_text(value)),
             _ => {}
         }
     }
     let mut c = Cookies::new(bit, filter, secret.as_deref().map(str::as_bytes)).ok()?;
     if let Some(n) = param_name.filter(|n| {
-        !n.is_empty() && n.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        !n.is_empty()
+            && n.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
     }) {
         c.param_name = n;
     }

@@ -407,6 +407,7 @@ pub static BUILTINS: &[(&str, &str, BuiltinFn)] = &[
     ("textops", "is_method", super::actions::is_method),
     ("cfgutils", "sleep", super::actions::sleep),
     ("cfgutils", "usleep", super::actions::usleep),
+    ("xmlrpc", "dispatch_rpc", crate::ctl::xmlrpc::dispatch_rpc),
     ("sl", "sl_send_reply", crate::proxy::sl::sl_send_reply),
     ("sl", "sl_reply_error", crate::proxy::sl::sl_reply_error),
     ("sl", "sl_filter_ACK", crate::proxy::sl::sl_filter_ack),
