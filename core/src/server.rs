@@ -356,6 +356,11 @@ fn start(program: Program, opts: &Options, settings: &cli::ProcessSettings) -> R
         .any(|(k, v)| {
             program.str(*k) == "use_domain" && matches!(v, ConstValue::Int(n) if *n != 0)
         });
+    // Accounting, with the pool of the module that writes rows.
+    let acc_pool = crate::acc::MODULES
+        .iter()
+        .find_map(|m| stores.for_module(m));
+    config.acc = crate::acc::Acc::from_program(&program, acc_pool)?.map(Arc::new);
     // avpops' preferences store.
     if let Some(pool) = stores.for_module("avpops") {
         config.avpops = Some(Arc::new(crate::avpops::AvpDb::from_program(&program, pool)));

@@ -2,30 +2,15 @@
 //! parameters with no effect yet.
 //!
 //! A config that *calls* a function not built is refused at load time
-//! (with the list). Modules that act through parameters alone (`acc`'s
-//! `log_flag`, `xmlrpc`'s HTTP requests, a FIFO) would otherwise be taken
-//! silently: an operator would believe accounting runs when nothing is
-//! written. The router starts, and says at start what it will not do.
+//! (with the list). Modules that act through parameters alone
+//! (`xmlrpc`'s HTTP requests, a FIFO, NAT pinging) would otherwise be
+//! taken silently: an operator would believe something runs that does
+//! not. The router starts, and says at start what it will not do.
 
 use ser_cfg::ir::Program;
 
 /// `(module, parameter or "" for the module itself, what is missing)`.
 const NOT_BUILT: &[(&str, &str, &str)] = &[
-    (
-        "acc",
-        "",
-        "accounting is not built: no accounting records are written",
-    ),
-    (
-        "acc_db",
-        "",
-        "accounting is not built: nothing is written to the acc tables",
-    ),
-    (
-        "acc_syslog",
-        "",
-        "accounting is not built: no accounting lines are logged",
-    ),
     (
         "xmlrpc",
         "",
@@ -48,6 +33,23 @@ const NOT_BUILT: &[(&str, &str, &str)] = &[
     ("presence", "", "the presence server is not built"),
     ("presence_xml", "", "the presence server is not built"),
     ("cpl-c", "", "CPL is not built"),
+    (
+        "acc",
+        "log_facility",
+        "records go where the other log lines go",
+    ),
+    ("acc", "radius_flag", "RADIUS accounting is not built"),
+    (
+        "acc",
+        "log_fmt",
+        "the record's fields are fixed (log_fmt is not read)",
+    ),
+    (
+        "acc_db",
+        "log_fmt",
+        "the row's columns are fixed (log_fmt is not read)",
+    ),
+    ("acc_db", "attrs", "AVPs are not written with the rows"),
 ];
 
 /// One warning per loaded module (or set parameter) of [`NOT_BUILT`].
@@ -79,12 +81,12 @@ mod tests {
     #[test]
     fn loaded_but_not_built_modules_are_named() {
         let p = program(
-            "loadmodule \"sl\"\nloadmodule \"tm\"\nloadmodule \"acc\"\nloadmodule \"ctl\"\n\
+            "loadmodule \"sl\"\nloadmodule \"tm\"\nloadmodule \"xmlrpc\"\nloadmodule \"ctl\"\n\
              modparam(\"ctl\", \"fifo\", \"fifo:/tmp/x\")\nroute { sl_send_reply(\"200\", \"ok\"); }\n",
         );
         let w = warnings(&p);
         assert_eq!(w.len(), 2, "{w:?}");
-        assert!(w[0].starts_with("module acc: accounting is not built"));
+        assert!(w[0].starts_with("module xmlrpc: XML-RPC over HTTP needs TCP"));
         assert!(w[1].starts_with("modparam(\"ctl\", \"fifo\")"));
         let quiet = program("loadmodule \"sl\"\nroute { sl_send_reply(\"200\", \"ok\"); }\n");
         assert!(warnings(&quiet).is_empty());

@@ -531,6 +531,9 @@ pub struct Config {
     /// avpops' store (`usr_preferences`), set up at start when the config
     /// loads avpops.
     pub avpops: Option<std::sync::Arc<crate::avpops::AvpDb>>,
+    /// Accounting (`acc`, `acc_db`, `acc_syslog`), set up at start when
+    /// the config loads one of them.
+    pub acc: Option<std::sync::Arc<crate::acc::Acc>>,
     /// `modparam("rr", "enable_full_lr", 1)`: our Record-Routes say
     /// `;lr=on` instead of `;lr` (default off).
     pub rr_full_lr: bool,
@@ -565,6 +568,7 @@ impl Default for Config {
             auth: None,
             policy: Default::default(),
             avpops: None,
+            acc: None,
             rr_full_lr: false,
             rr_append_fromtag: true,
             rr_cookies: None,

@@ -233,6 +233,41 @@ fn parse_index(s: Option<&str>) -> Result<Index, String> {
     }
 }
 
+/// A Kamailio pseudo-variable written as text in a module parameter
+/// (`$fU`, `$avp(s:x)`, `$hdr(User-Agent)[0]`), for modules that evaluate
+/// parameters per message (acc's `log_extra`). `$var(...)` is refused: its
+/// slots belong to the script.
+pub(crate) fn parse_pv_text(spec: &str) -> Result<Pv, String> {
+    let t = spec.trim();
+    let body = t
+        .strip_prefix('$')
+        .ok_or_else(|| format!("`{t}`: expected a pseudo-variable such as $fU"))?;
+    let name_len = body
+        .bytes()
+        .position(|b| !(b.is_ascii_alphanumeric() || b == b'_'))
+        .unwrap_or(body.len());
+    let (name, mut rest) = body.split_at(name_len);
+    let mut arg = None;
+    if let Some(r) = rest.strip_prefix('(') {
+        let close = r.find(')').ok_or_else(|| format!("`{t}`: missing `)`"))?;
+        arg = Some(&r[..close]);
+        rest = &r[close + 1..];
+    }
+    let mut index = None;
+    if let Some(r) = rest.strip_prefix('[') {
+        let close = r.find(']').ok_or_else(|| format!("`{t}`: missing `]`"))?;
+        index = Some(&r[..close]);
+        rest = &r[close + 1..];
+    }
+    if name.is_empty() || !rest.is_empty() {
+        return Err(format!("`{t}`: not a pseudo-variable"));
+    }
+    if name == "var" {
+        return Err(format!("`{t}`: script variables cannot be read here"));
+    }
+    pv(name, arg, index, &mut Slots::default()).map_err(|e| format!("`{t}`: {e}"))
+}
+
 /// Resolves a variable definition. `Err` carries the reason (the caller
 /// names the variable).
 pub(crate) fn resolve(p: &Program, def: &VarDef, slots: &mut Slots) -> Result<Pv, String> {

@@ -3,7 +3,7 @@
 //!
 //! A module needs a database when it has a `db_url` modparam, or when it
 //! cannot work without one (`auth_db`, `uri_db`, `domain`, `permissions`, `avpops`,
-//! and `usrloc` with a `db_mode` above 0); without a `db_url` such a module
+//! `acc_db`, `acc` with a `db_flag`, and `usrloc` with a `db_mode` above 0); without a `db_url` such a module
 //! gets the embedded SQLite file ([`super::DEFAULT_URL`]) where Kamailio
 //! would try its default MySQL URL. `ser --db=URL` replaces every URL, so
 //! a config written for MySQL can be tried on SQLite first.
@@ -53,7 +53,13 @@ pub fn module_urls(p: &Program) -> Vec<(String, String)> {
                 _ => {}
             }
         }
-        let needed = NEED_DB.contains(&name.as_str()) || (name == "usrloc" && db_mode > 0);
+        let acc_db = name == "acc_db"
+            || (name == "acc"
+                && m.params
+                    .iter()
+                    .any(|(k, _)| matches!(p.str(*k), "db_flag" | "db_missed_flag" | "db_url")));
+        let needed =
+            NEED_DB.contains(&name.as_str()) || (name == "usrloc" && db_mode > 0) || acc_db;
         if !needed {
             continue;
         }

@@ -357,6 +357,8 @@ struct Cell {
     timers: Timers,
     state: Option<Box<ScriptState>>,
     life: Option<TimerId>,
+    /// What accounting needs from the request, when it may be accounted.
+    acc: Option<Box<crate::acc::Seed>>,
 }
 
 impl Cell {
@@ -421,6 +423,21 @@ fn rank(code: u16, local: bool) -> (u8, u16) {
         400..=499 => (3, code),
         _ => (4, code),
     }
+}
+
+/// The reason phrase and To tag of a reply about to go upstream, for
+/// accounting (empty when they do not parse).
+fn reply_reason_and_tag(data: &[u8]) -> (&[u8], &[u8]) {
+    let reason = data
+        .split(|&b| b == b'\r')
+        .next()
+        .and_then(|line| line.splitn(3, |&b| b == b' ').nth(2))
+        .unwrap_or_default();
+    let tag = SipMsg::parse(data)
+        .ok()
+        .and_then(|m| m.to().ok().and_then(crate::sip::NameAddr::tag))
+        .unwrap_or_default();
+    (reason, tag)
 }
 
 /// The reason phrase of a reply the transaction layer makes.
@@ -652,6 +669,9 @@ impl Tm {
         match ctx.msg.method() {
             Some(Method::Ack) => {
                 // No transaction for an ACK: forwarded as it is.
+                if let Some(acc) = &env.config.acc {
+                    acc.on_ack(ctx);
+                }
                 let mut fin = Finish::default();
                 let f = Fwd {
                     host,
@@ -814,6 +834,12 @@ impl Tm {
             timers,
             state,
             life: None,
+            acc: env
+                .config
+                .acc
+                .as_ref()
+                .filter(|a| a.wants(ctx.flags, msg.method(), ctx.tm.on_failure.is_some()))
+                .map(|a| Box::new(a.seed(ctx))),
         };
         let id = match self.cells.insert(key, cell) {
             Ok(id) => id,
@@ -1269,7 +1295,7 @@ impl Tm {
                 return;
             }
             if let Some(send) = Self::relayable(msg, edits, up_sock, up_dst, env) {
-                self.send_upstream(id, code, send, false, out);
+                self.send_upstream(id, code, send, false, env, out);
             }
             return;
         }
@@ -1278,7 +1304,7 @@ impl Tm {
                 u.outcome = Some(Outcome2::Success(code));
             }
             if let Some(send) = Self::relayable(msg, edits, up_sock, up_dst, env) {
-                self.send_upstream(id, code, send, false, out);
+                self.send_upstream(id, code, send, false, env, out);
             }
             if invite {
                 self.cancel_others(id, b, out);
@@ -1345,13 +1371,29 @@ impl Tm {
     }
 
     /// Sends a reply upstream through the server transaction.
-    fn send_upstream(&mut self, id: TxId, code: u16, send: Send, local: bool, out: &mut Vec<Send>) {
+    fn send_upstream(
+        &mut self,
+        id: TxId,
+        code: u16,
+        send: Send,
+        local: bool,
+        env: &Env<'_>,
+        out: &mut Vec<Send>,
+    ) {
         let Some(cell) = self.cells.get_mut(id) else {
             return;
         };
         let acts = cell.uas.send_response(code);
         if !acts.contains(&Act::SendResponse) {
             return;
+        }
+        if let Some(seed) = &cell.acc
+            && let Some(acc) = &env.config.acc
+            && (code == 183 || (code >= 200 && (cell.final_code == 0 || code < 300)))
+        {
+            let flags = cell.state.as_ref().map_or(seed.flags, |s| s.flags);
+            let (reason, to_tag) = reply_reason_and_tag(&send.data);
+            acc.on_reply(env.config.debug(), seed, flags, code, reason, to_tag);
         }
         cell.reply = Some(send);
         if code >= 200 && cell.final_code == 0 {
@@ -1428,7 +1470,7 @@ impl Tm {
             },
         };
         match built {
-            Ok(send) => self.send_upstream(id, code, send, true, out),
+            Ok(send) => self.send_upstream(id, code, send, true, env, out),
             Err(e) => Self::log(env, level::L_ERR, &e),
         }
     }
@@ -1484,7 +1526,7 @@ impl Tm {
                 if let Some(u) = cell.branches.get_mut(best) {
                     u.outcome = Some(Outcome2::Local(code));
                 }
-                self.send_upstream(id, code, send, false, out);
+                self.send_upstream(id, code, send, false, env, out);
             }
             Some(Outcome2::Local(code)) => {
                 let code = if canceled && code == 408 { 487 } else { code };
