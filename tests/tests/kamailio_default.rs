@@ -37,8 +37,8 @@ fn kamailio_default() -> Router {
         .map(|p| p.join("shared/seed-configs/kamailio-3.1-default.cfg"))
         .filter(|p| p.exists())
         .unwrap_or_else(|| "/work/shared/seed-configs/kamailio-3.1-default.cfg".into());
-    let cfg = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+    let cfg =
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
     // The routes this test relies on, as printed.
     for line in [
         "remove_hf(\"Route\");",
@@ -173,7 +173,10 @@ fn kamailio_31_default_config_end_to_end() {
     assert_eq!(headers(&inv, "Via").len(), 2, "{inv}");
 
     for (code, reason) in [(180, "Ringing"), (200, "OK")] {
-        bob.send(r.addr(), reply_to(&inv, code, reason, bob.port()).as_bytes());
+        bob.send(
+            r.addr(),
+            reply_to(&inv, code, reason, bob.port()).as_bytes(),
+        );
         let got = recv_skip_100(&alice, reason, &r);
         assert_eq!(first_line(&got), format!("SIP/2.0 {code} {reason}"));
         assert_eq!(headers(&got, "Record-Route"), [our_rr.as_str()], "{got}");
@@ -225,13 +228,19 @@ fn kamailio_31_default_config_end_to_end() {
     // The header sits at the end of the header block.
     let head = got.split("\r\n\r\n").next().unwrap_or("");
     assert!(head.ends_with("P-hint: outbound"), "{got}");
-    carol.send(r.addr(), reply_to(&got, 486, "Busy Here", carol.port()).as_bytes());
+    carol.send(
+        r.addr(),
+        reply_to(&got, 486, "Busy Here", carol.port()).as_bytes(),
+    );
     let busy = recv_skip_100(&alice, "486", &r);
     assert_eq!(first_line(&busy), "SIP/2.0 486 Busy Here");
 
     // --- Malformed requests: the sanity module's replies, nothing relayed.
     for (cseq, reply) in [
-        ("1 BYE", "SIP/2.0 400 CSeq method does not match request method"),
+        (
+            "1 BYE",
+            "SIP/2.0 400 CSeq method does not match request method",
+        ),
         ("x1 INVITE", "SIP/2.0 400 CSeq number is illegal"),
     ] {
         let bad = request(

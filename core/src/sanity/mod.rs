@@ -364,9 +364,7 @@ fn valid_number(s: &[u8], max: u64) -> bool {
     !s.is_empty()
         && s.len() <= 10
         && s.iter().all(u8::is_ascii_digit)
-        && s.iter()
-            .fold(0u64, |n, &d| n * 10 + u64::from(d - b'0'))
-            <= max
+        && s.iter().fold(0u64, |n, &d| n * 10 + u64::from(d - b'0')) <= max
 }
 
 /// Bit 64: the CSeq number is a number.

@@ -151,7 +151,11 @@ fn bit_32_cseq_method() {
 
 #[test]
 fn bit_64_cseq_value() {
-    for bad in ["CSeq: x1 INVITE", "CSeq: -1 INVITE", "CSeq: 4294967296 INVITE"] {
+    for bad in [
+        "CSeq: x1 INVITE",
+        "CSeq: -1 INVITE",
+        "CSeq: 4294967296 INVITE",
+    ] {
         let m = with("CSeq: 1 INVITE", bad);
         assert_eq!(
             reply(&m, CSEQ_VALUE),
@@ -232,7 +236,10 @@ fn bit_1024_parse_uris() {
 
     let bad_from = with("<sip:alice@atlanta.example>", "<sip:alice@atl%anta>");
     let r = run_check(&bad_from, PARSE_URIS, URI_FROM);
-    assert_eq!(r.map_err(|f| (f.code, f.reason)), Err((400, "Bad From URI")));
+    assert_eq!(
+        r.map_err(|f| (f.code, f.reason)),
+        Err((400, "Bad From URI"))
+    );
     let no_from = with("From: \"A\" <sip:alice@atlanta.example>;tag=f1\r\n", "");
     let r = run_check(&no_from, PARSE_URIS, URI_FROM);
     assert_eq!(r.map_err(|f| f.reason), Err("Missing From Header"));

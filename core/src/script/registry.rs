@@ -406,8 +406,16 @@ pub static BUILTINS: &[(&str, &str, BuiltinFn)] = &[
     ("textops", "remove_hf", crate::textops::remove_hf),
     ("textops", "remove_hf_re", crate::textops::remove_hf_re),
     ("textops", "is_present_hf", crate::textops::is_present_hf),
-    ("textops", "is_present_hf_re", crate::textops::is_present_hf_re),
-    ("textops", "append_to_reply", crate::textops::append_to_reply),
+    (
+        "textops",
+        "is_present_hf_re",
+        crate::textops::is_present_hf_re,
+    ),
+    (
+        "textops",
+        "append_to_reply",
+        crate::textops::append_to_reply,
+    ),
     ("textops", "search", crate::textops::search),
     ("sanity", "sanity_check", crate::sanity::sanity_check),
     ("cfgutils", "sleep", super::actions::sleep),
