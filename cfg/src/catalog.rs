@@ -659,7 +659,7 @@ const TEXTOPS: ModuleSig = ModuleSig {
     doc: "Text operations on the message: search, replace, add and remove header fields.",
     params: &[],
     functions: &[
-        f("search", &[&[RE]], RFOB, "True if the regex matches the message (headers)."),
+        f("search", &[&[RE]], RFOB, "True if the regex matches the message (start line, headers and body; `^`/`$` at every line)."),
         f("search_body", &[&[RE]], RFOB, "True if the regex matches the body."),
         f("search_append", &[&[RE, S]], RFOB, "Insert text after the first match."),
         f("search_append_body", &[&[RE, S]], RFOB, "Insert text after the first match in the body."),

@@ -548,6 +548,8 @@ pub struct Config {
     /// ms (0: no timer; negative: not changed, the `tm` modparams hold).
     pub fr_timer_ms: Knob,
     pub fr_inv_timer_ms: Knob,
+    /// `sanity` module parameters.
+    pub sanity: crate::sanity::Params,
     myself: Vec<SelfAddr>,
     cfg_vars: CfgVars,
 }
@@ -574,6 +576,7 @@ impl Default for Config {
             rr_cookies: None,
             fr_timer_ms: Knob::new(-1),
             fr_inv_timer_ms: Knob::new(-1),
+            sanity: Default::default(),
             myself: Vec::new(),
             cfg_vars: CfgVars::default(),
         }
@@ -636,6 +639,7 @@ impl Config {
         let mut c = Config {
             registrar: crate::registrar::Params::from_program(p),
             tm: crate::tm::Params::from_program(p),
+            sanity: crate::sanity::Params::from_program(p),
             ..Config::default()
         };
         for g in &p.globals {

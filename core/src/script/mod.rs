@@ -194,6 +194,10 @@ const REGEX_SIZE_LIMIT: usize = 1 << 20;
 pub struct Script {
     pub(crate) program: Program,
     pub(crate) regexes: Vec<Regex>,
+    /// The same patterns in multi-line mode (`^`/`$` at line ends, CRLF
+    /// aware), built the first time a function that searches a whole
+    /// message (textops' `search`) asks for one.
+    pub(crate) regexes_lines: Vec<std::sync::OnceLock<Option<Regex>>>,
     pub(crate) vars: Vec<Pv>,
     pub(crate) calls: Vec<BoundCall>,
     var_names: Vec<String>,
@@ -342,9 +346,13 @@ impl Script {
         if !missing.is_empty() {
             return Err(LoadError::Unsupported(missing));
         }
+        let regexes_lines = (0..regexes.len())
+            .map(|_| std::sync::OnceLock::new())
+            .collect();
         Ok(Script {
             program,
             regexes,
+            regexes_lines,
             vars,
             calls,
             var_names: slots.names,
@@ -613,6 +621,21 @@ impl Script {
         };
         Ok(re.is_match(subject))
     }
+}
+
+/// A pattern compiled for searching a whole message: `^` and `$` match at
+/// line starts and ends (CRLF counts as one line end), as POSIX
+/// `REG_NEWLINE`, which Kamailio's textops uses.
+pub(crate) fn compile_regex_lines(src: &str, icase: bool) -> Option<Regex> {
+    RegexBuilder::new(src)
+        .case_insensitive(icase)
+        .multi_line(true)
+        .crlf(true)
+        .unicode(false)
+        .size_limit(REGEX_SIZE_LIMIT)
+        .dfa_size_limit(REGEX_SIZE_LIMIT)
+        .build()
+        .ok()
 }
 
 fn compile_regex(src: &str, icase: bool) -> Result<Regex, LoadError> {

@@ -227,6 +227,25 @@ impl<'s> Args<'s> {
         }
     }
 
+    /// A compiled regex argument in multi-line mode (`^`/`$` at every
+    /// line), for searching a whole message; built once, on first use.
+    pub fn regex_lines(&self, i: usize) -> Option<&'s Regex> {
+        match self.args.get(i)? {
+            Arg::Regex(r) => {
+                let r = *r as usize;
+                let def = self.script.program.regexes.get(r)?;
+                self.script
+                    .regexes_lines
+                    .get(r)?
+                    .get_or_init(|| {
+                        super::compile_regex_lines(self.script.program.str(def.source), def.icase)
+                    })
+                    .as_ref()
+            }
+            _ => None,
+        }
+    }
+
     /// A route argument.
     pub fn route(&self, i: usize) -> Option<RouteId> {
         match self.args.get(i)? {
@@ -405,6 +424,23 @@ pub static BUILTINS: &[(&str, &str, BuiltinFn)] = &[
     ("xlog", "xlog", super::actions::xlog),
     ("xlog", "xdbg", super::actions::xdbg),
     ("textops", "is_method", super::actions::is_method),
+    ("textops", "append_hf", crate::textops::append_hf),
+    ("textops", "insert_hf", crate::textops::insert_hf),
+    ("textops", "remove_hf", crate::textops::remove_hf),
+    ("textops", "remove_hf_re", crate::textops::remove_hf_re),
+    ("textops", "is_present_hf", crate::textops::is_present_hf),
+    (
+        "textops",
+        "is_present_hf_re",
+        crate::textops::is_present_hf_re,
+    ),
+    (
+        "textops",
+        "append_to_reply",
+        crate::textops::append_to_reply,
+    ),
+    ("textops", "search", crate::textops::search),
+    ("sanity", "sanity_check", crate::sanity::sanity_check),
     ("cfgutils", "sleep", super::actions::sleep),
     ("cfgutils", "usleep", super::actions::usleep),
     ("xmlrpc", "dispatch_rpc", crate::ctl::xmlrpc::dispatch_rpc),

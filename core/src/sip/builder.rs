@@ -244,6 +244,28 @@ impl Edits {
         self.push(Place::Head, at, at, &[raw])
     }
 
+    /// Inserts raw header lines just after the header line `at` (after its
+    /// folded continuation lines). Same rules for `raw` as
+    /// [`Edits::insert_raw_before`].
+    pub fn insert_raw_after(&mut self, at: &HeaderField, raw: &[u8]) -> Result<(), BuildError> {
+        check_raw_lines(raw)?;
+        if raw.is_empty() {
+            return Ok(());
+        }
+        self.push(Place::Head, at.line_end, at.line_end, &[raw])
+    }
+
+    /// Appends raw header lines at the end of the header block. Same rules
+    /// for `raw` as [`Edits::insert_raw_before`].
+    pub fn append_raw(&mut self, msg: &SipMsg<'_>, raw: &[u8]) -> Result<(), BuildError> {
+        check_raw_lines(raw)?;
+        if raw.is_empty() {
+            return Ok(());
+        }
+        let at = to_u32(msg.headers_end())?;
+        self.push(Place::Head, at, at, &[raw])
+    }
+
     /// Removes a whole header line: folded continuation lines and the line
     /// terminator included.
     pub fn remove_header(&mut self, h: &HeaderField) {
@@ -751,6 +773,13 @@ fn check_value(v: &[u8]) -> Result<(), BuildError> {
 /// Raw header lines: each ends in CRLF, is `name: value` with a token name
 /// (not Content-Length) or a continuation line (after a header line), and
 /// none is empty. Empty input is fine.
+/// Checks that `raw` is whole header lines as the raw-line edits and
+/// [`build_reply`]'s extra headers take them: `name: value` CRLF lines
+/// (continuation lines allowed), no empty line, no Content-Length.
+pub fn check_header_lines(raw: &[u8]) -> Result<(), BuildError> {
+    check_raw_lines(raw)
+}
+
 fn check_raw_lines(raw: &[u8]) -> Result<(), BuildError> {
     let mut rest = raw;
     let mut first = true;

@@ -8,6 +8,11 @@
 //! would try its default MySQL URL. `ser --db=URL` replaces every URL, so
 //! a config written for MySQL can be tried on SQLite first.
 //!
+//! An explicitly empty `db_url` (`modparam("uri_db", "db_url", "")`, as
+//! Kamailio 3.1's default config writes it next to `use_uri_table 0`)
+//! means "no database" as in Kamailio: the module gets no pool, and its
+//! functions that need one fail with a log line.
+//!
 //! Pools start without waiting for their database: a server that is down
 //! at start is retried with back-off, and the modules' calls fail (never
 //! hang) until it answers.
@@ -60,7 +65,8 @@ pub fn module_urls(p: &Program) -> Vec<(String, String)> {
                     .any(|(k, _)| matches!(p.str(*k), "db_flag" | "db_missed_flag" | "db_url")));
         let needed =
             NEED_DB.contains(&name.as_str()) || (name == "usrloc" && db_mode > 0) || acc_db;
-        if !needed {
+        let switched_off = url.as_deref().is_some_and(|u| u.trim().is_empty());
+        if !needed || switched_off {
             continue;
         }
         let url = url.unwrap_or_else(|| super::DEFAULT_URL.to_string());
@@ -146,5 +152,27 @@ impl Stores {
         for (_, p) in &self.pools {
             p.shutdown();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn urls(cfg: &str) -> Vec<(String, String)> {
+        let parsed = ser_cfg::parse_str("t.cfg", cfg, &[]).unwrap();
+        module_urls(&ser_cfg::compile::compile(&parsed).unwrap())
+    }
+
+    #[test]
+    fn an_empty_db_url_means_no_database() {
+        let base = "#!KAMAILIO\nloadmodule \"uri_db.so\"\nloadmodule \"avpops.so\"\n";
+        let with_default = urls(&format!("{base}route {{ exit; }}\n"));
+        assert_eq!(with_default.len(), 2);
+        let off = urls(&format!(
+            "{base}modparam(\"uri_db\", \"db_url\", \"\")\nroute {{ exit; }}\n"
+        ));
+        assert_eq!(off.len(), 1);
+        assert_eq!(off[0].0, "avpops");
     }
 }

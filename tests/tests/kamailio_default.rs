@@ -1,0 +1,353 @@
+//! Kamailio 3.1's default config, end to end: the real `ser` binary runs
+//! `seed-configs/kamailio-3.1-default.cfg` unmodified (no defines: no
+//! auth, no NAT, no database), only its listen address given on the
+//! command line (`-l udp:127.0.0.1:PORT`), and raw UDP phones talk to it.
+//!
+//! What the config does, route by route, and what is checked:
+//!
+//! - `REQINIT`: `mf_process_maxfwd_header("10")`, then
+//!   `sanity_check("1511", "7")`: a request with a CSeq whose method is
+//!   not the request's, or whose number is not a number, gets the sanity
+//!   module's 400 and goes nowhere.
+//! - `REGISTRAR`: `save("location")`: alice and bob register (200).
+//! - main route: `remove_hf("Route")` drops a preloaded Route from an
+//!   initial request, `record_route()` for INVITEs.
+//! - `LOCATION` + `RELAY`: the INVITE to bob reaches bob's registered
+//!   contact with our Record-Route and without the preloaded Route; 180,
+//!   200 come back; ACK and BYE follow the Record-Route (`WITHINDLG`).
+//! - `SIPOUT`: a request for a domain that is not ours gets
+//!   `append_hf("P-hint: outbound\r\n")` and is relayed.
+//!
+//! A second test runs a small SER 2.x config of its own: `append_to_reply`
+//! before `sl_reply` puts the header in the reply, and `append_hf` adds
+//! one to a relayed request.
+
+use std::time::Duration;
+
+use ser_tests::router::{Peer, Router, Start, first_line, header, headers};
+use ser_tests::workspace_root;
+
+const WAIT: Duration = Duration::from_secs(3);
+/// How long a peer listens to be sure nothing comes.
+const QUIET: Duration = Duration::from_millis(400);
+
+fn kamailio_default() -> Router {
+    let path = workspace_root()
+        .parent()
+        .map(|p| p.join("shared/seed-configs/kamailio-3.1-default.cfg"))
+        .filter(|p| p.exists())
+        .unwrap_or_else(|| "/work/shared/seed-configs/kamailio-3.1-default.cfg".into());
+    let cfg =
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+    // The routes this test relies on, as printed.
+    for line in [
+        "remove_hf(\"Route\");",
+        "if(!sanity_check(\"1511\", \"7\"))",
+        "append_hf(\"P-hint: outbound\\r\\n\");",
+        "if (!save(\"location\"))",
+    ] {
+        assert!(cfg.contains(line), "{} changed: {line}", path.display());
+    }
+    Router::start(
+        &cfg,
+        &Start {
+            args: &["-l", "udp:127.0.0.1:{PORT}"],
+            ..Start::default()
+        },
+    )
+}
+
+/// The next message `peer` receives that is not a `100 Trying`.
+fn recv_skip_100(peer: &Peer, what: &str, r: &Router) -> String {
+    loop {
+        let (m, _) = peer
+            .recv(WAIT)
+            .unwrap_or_else(|| panic!("no {what}\n{}", r.stderr()));
+        if !first_line(&m).starts_with("SIP/2.0 100 ") {
+            return m;
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn request(
+    method: &str,
+    ruri: &str,
+    from_user: &str,
+    to: &str,
+    port: u16,
+    call_id: &str,
+    cseq: &str,
+    extra: &str,
+) -> String {
+    format!(
+        "{method} {ruri} SIP/2.0\r\n\
+         Via: SIP/2.0/UDP 127.0.0.1:{port};branch=z9hG4bK-{call_id}-{method}-{cseq_n};rport\r\n\
+         Max-Forwards: 70\r\n\
+         From: <sip:{from_user}@127.0.0.1>;tag=t-{from_user}\r\n\
+         To: {to}\r\n\
+         Call-ID: {call_id}\r\n\
+         CSeq: {cseq}\r\n\
+         Contact: <sip:{from_user}@127.0.0.1:{port}>\r\n\
+         {extra}\
+         Content-Length: 0\r\n\r\n",
+        cseq_n = cseq.split(' ').next().unwrap_or("0"),
+    )
+}
+
+/// A reply from a UAS to `req`: its Vias and Record-Routes, a To tag.
+fn reply_to(req: &str, code: u16, reason: &str, port: u16) -> String {
+    let mut out = format!("SIP/2.0 {code} {reason}\r\n");
+    for v in headers(req, "Via") {
+        out.push_str(&format!("Via: {v}\r\n"));
+    }
+    for rr in headers(req, "Record-Route") {
+        out.push_str(&format!("Record-Route: {rr}\r\n"));
+    }
+    for h in ["From", "Call-ID", "CSeq"] {
+        out.push_str(&format!("{h}: {}\r\n", header(req, h).unwrap_or("")));
+    }
+    let to = header(req, "To").unwrap_or("");
+    if to.contains(";tag=") {
+        out.push_str(&format!("To: {to}\r\n"));
+    } else {
+        out.push_str(&format!("To: {to};tag=uas\r\n"));
+    }
+    out.push_str(&format!("Contact: <sip:uas@127.0.0.1:{port}>\r\n"));
+    out.push_str("Content-Length: 0\r\n\r\n");
+    out
+}
+
+fn register(r: &Router, user: &str, phone: &Peer) {
+    let reg = request(
+        "REGISTER",
+        &format!("sip:127.0.0.1:{}", r.port),
+        user,
+        &format!("<sip:{user}@127.0.0.1>"),
+        phone.port(),
+        &format!("reg-{user}"),
+        "1 REGISTER",
+        "Expires: 300\r\n",
+    );
+    phone.send(r.addr(), reg.as_bytes());
+    let ok = recv_skip_100(phone, "reply to REGISTER", r);
+    assert_eq!(first_line(&ok), "SIP/2.0 200 OK", "{ok}");
+    assert!(
+        header(&ok, "Contact").is_some_and(|c| c.contains(&format!(":{}", phone.port()))),
+        "{ok}"
+    );
+}
+
+#[test]
+fn kamailio_31_default_config_end_to_end() {
+    let r = kamailio_default();
+    let (alice, bob, carol) = (Peer::new(), Peer::new(), Peer::new());
+    register(&r, "alice", &alice);
+    register(&r, "bob", &bob);
+
+    // --- A call alice -> bob, with a preloaded Route that is not ours.
+    let our_rr = format!("<sip:127.0.0.1:{};lr=on>", r.port);
+    let invite = request(
+        "INVITE",
+        &format!("sip:bob@127.0.0.1:{}", r.port),
+        "alice",
+        "<sip:bob@127.0.0.1>",
+        alice.port(),
+        "call-1",
+        "1 INVITE",
+        "Route: <sip:192.0.2.77;lr>\r\n",
+    );
+    alice.send(r.addr(), invite.as_bytes());
+    let (inv, from) = bob.recv(WAIT).expect("bob gets the INVITE");
+    assert_eq!(from, r.addr());
+    assert_eq!(
+        first_line(&inv),
+        format!("INVITE sip:bob@127.0.0.1:{} SIP/2.0", bob.port()),
+        "relayed to bob's registered contact"
+    );
+    assert_eq!(header(&inv, "Route"), None, "remove_hf(\"Route\"): {inv}");
+    assert!(!inv.contains("192.0.2.77"), "{inv}");
+    // enable_full_lr=1, append_fromtag=0.
+    assert_eq!(headers(&inv, "Record-Route"), [our_rr.as_str()], "{inv}");
+    assert_eq!(header(&inv, "P-hint"), None, "bob is local: {inv}");
+    assert_eq!(headers(&inv, "Via").len(), 2, "{inv}");
+
+    for (code, reason) in [(180, "Ringing"), (200, "OK")] {
+        bob.send(
+            r.addr(),
+            reply_to(&inv, code, reason, bob.port()).as_bytes(),
+        );
+        let got = recv_skip_100(&alice, reason, &r);
+        assert_eq!(first_line(&got), format!("SIP/2.0 {code} {reason}"));
+        assert_eq!(headers(&got, "Record-Route"), [our_rr.as_str()], "{got}");
+    }
+
+    // ACK and BYE follow the route set to bob's Contact.
+    let target = format!("sip:uas@127.0.0.1:{}", bob.port());
+    for (method, cseq) in [("ACK", "1 ACK"), ("BYE", "2 BYE")] {
+        let req = request(
+            method,
+            &target,
+            "alice",
+            "<sip:bob@127.0.0.1>;tag=uas",
+            alice.port(),
+            "call-1",
+            cseq,
+            &format!("Route: {our_rr}\r\n"),
+        );
+        alice.send(r.addr(), req.as_bytes());
+        let (got, _) = bob
+            .recv(WAIT)
+            .unwrap_or_else(|| panic!("bob gets the {method}\n{}", r.stderr()));
+        assert_eq!(first_line(&got), format!("{method} {target} SIP/2.0"));
+        assert_eq!(header(&got, "Route"), None, "{got}");
+        if method == "BYE" {
+            bob.send(r.addr(), reply_to(&got, 200, "OK", bob.port()).as_bytes());
+            let ok = recv_skip_100(&alice, "200 to BYE", &r);
+            assert_eq!(first_line(&ok), "SIP/2.0 200 OK");
+            assert_eq!(header(&ok, "CSeq"), Some("2 BYE"));
+        }
+    }
+
+    // --- A foreign domain (carol's own address, not ours): SIPOUT adds
+    // the P-hint and relays.
+    let out = request(
+        "INVITE",
+        &format!("sip:carol@127.0.0.1:{}", carol.port()),
+        "alice",
+        "<sip:carol@127.0.0.1>",
+        alice.port(),
+        "call-2",
+        "1 INVITE",
+        "",
+    );
+    alice.send(r.addr(), out.as_bytes());
+    let (got, _) = carol.recv(WAIT).expect("carol gets the INVITE");
+    assert_eq!(headers(&got, "P-hint"), ["outbound"], "{got}");
+    assert_eq!(headers(&got, "Record-Route"), [our_rr.as_str()], "{got}");
+    // The header sits at the end of the header block.
+    let head = got.split("\r\n\r\n").next().unwrap_or("");
+    assert!(head.ends_with("P-hint: outbound"), "{got}");
+    carol.send(
+        r.addr(),
+        reply_to(&got, 486, "Busy Here", carol.port()).as_bytes(),
+    );
+    let busy = recv_skip_100(&alice, "486", &r);
+    assert_eq!(first_line(&busy), "SIP/2.0 486 Busy Here");
+
+    // --- Malformed requests: the sanity module's replies, nothing relayed.
+    for (cseq, reply) in [
+        (
+            "1 BYE",
+            "SIP/2.0 400 CSeq method does not match request method",
+        ),
+        ("x1 INVITE", "SIP/2.0 400 CSeq number is illegal"),
+    ] {
+        let bad = request(
+            "INVITE",
+            &format!("sip:bob@127.0.0.1:{}", r.port),
+            "alice",
+            "<sip:bob@127.0.0.1>",
+            alice.port(),
+            &format!("bad-{}", cseq.len()),
+            cseq,
+            "",
+        );
+        alice.send(r.addr(), bad.as_bytes());
+        let got = recv_skip_100(&alice, "sanity reply", &r);
+        assert_eq!(first_line(&got), reply, "{got}");
+        assert!(
+            bob.recv(QUIET).is_none(),
+            "a request sanity refused reached bob"
+        );
+    }
+    // Proxy-Require is not among the checks 1511 asks for: a request that
+    // requires an extension we do not know is relayed.
+    let pr = request(
+        "OPTIONS",
+        &format!("sip:bob@127.0.0.1:{}", r.port),
+        "alice",
+        "<sip:bob@127.0.0.1>",
+        alice.port(),
+        "pr-1",
+        "1 OPTIONS",
+        "Proxy-Require: x-unknown\r\n",
+    );
+    alice.send(r.addr(), pr.as_bytes());
+    let (got, _) = bob.recv(WAIT).expect("bob gets the OPTIONS");
+    assert_eq!(header(&got, "Proxy-Require"), Some("x-unknown"));
+
+    let (code, err) = r.stop();
+    assert_eq!(code, Some(0), "{err}");
+}
+
+/// A small SER 2.x config: a registrar-less proxy that answers REGISTER
+/// with a header added by `append_to_reply` and relays the rest with a
+/// header added by `append_hf`.
+const SER2: &str = r#"
+loadpath "/usr/lib/ser/modules"
+listen=udp:127.0.0.1:{PORT}
+loadmodule "sl"
+loadmodule "tm"
+loadmodule "textops"
+
+route {
+    if (method == "REGISTER") {
+        $hint = "ser2";
+        append_to_reply("X-Reply-Hint: %$hint\r\n");
+        append_to_reply("X-Second: 2");
+        sl_reply("403", "Go Away");
+        drop;
+    }
+    if (search("^X-Strip-Me:")) {
+        remove_hf("X-Strip-Me");
+    }
+    append_hf("X-Proxy: %@ruri.user\r\n");
+    t_relay();
+}
+"#;
+
+#[test]
+fn ser2_append_to_reply_and_append_hf() {
+    let r = Router::start(SER2, &Start::default());
+    let (uac, uas) = (Peer::new(), Peer::new());
+    let reg = request(
+        "REGISTER",
+        &format!("sip:127.0.0.1:{}", r.port),
+        "alice",
+        "<sip:alice@127.0.0.1>",
+        uac.port(),
+        "s2-reg",
+        "1 REGISTER",
+        "",
+    );
+    uac.send(r.addr(), reg.as_bytes());
+    let got = recv_skip_100(&uac, "403", &r);
+    assert_eq!(first_line(&got), "SIP/2.0 403 Go Away", "{got}");
+    assert_eq!(header(&got, "X-Reply-Hint"), Some("ser2"), "{got}");
+    assert_eq!(header(&got, "X-Second"), Some("2"), "{got}");
+
+    let msg = request(
+        "MESSAGE",
+        &format!("sip:bob@127.0.0.1:{}", uas.port()),
+        "alice",
+        "<sip:bob@127.0.0.1>",
+        uac.port(),
+        "s2-msg",
+        "1 MESSAGE",
+        "X-Strip-Me: yes\r\n",
+    );
+    uac.send(r.addr(), msg.as_bytes());
+    let (got, _) = uas.recv(WAIT).expect("the UAS gets the MESSAGE");
+    assert_eq!(header(&got, "X-Proxy"), Some("bob"), "{got}");
+    assert_eq!(header(&got, "X-Strip-Me"), None, "{got}");
+    // The relayed request has no reply-only header.
+    assert_eq!(header(&got, "X-Reply-Hint"), None, "{got}");
+    uas.send(r.addr(), reply_to(&got, 200, "OK", uas.port()).as_bytes());
+    let ok = recv_skip_100(&uac, "200", &r);
+    assert_eq!(first_line(&ok), "SIP/2.0 200 OK");
+    assert_eq!(header(&ok, "X-Proxy"), None, "{ok}");
+
+    let (code, err) = r.stop();
+    assert_eq!(code, Some(0), "{err}");
+}
