@@ -18,6 +18,10 @@
 //! - `SIPOUT`: a request for a domain that is not ours gets
 //!   `append_hf("P-hint: outbound\r\n")` and is relayed.
 //!
+//! - `acc` (`log_flag` 1, `log_extra`): the call's INVITE and BYE are
+//!   logged as answered transactions, with the extra values; the refused
+//!   call to carol is not.
+//!
 //! A second test runs a small SER 2.x config of its own: `append_to_reply`
 //! before `sl_reply` puts the header in the reply, and `append_hf` adds
 //! one to a relayed request.
@@ -32,6 +36,14 @@ const WAIT: Duration = Duration::from_secs(3);
 const QUIET: Duration = Duration::from_millis(400);
 
 fn kamailio_default() -> Router {
+    kamailio_default_with(&["-l", "udp:127.0.0.1:{PORT}"])
+}
+
+/// The config loads `ctl` on Kamailio's fixed default socket: one router
+/// on it at a time.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn kamailio_default_with(args: &[&str]) -> Router {
     let path = workspace_root()
         .parent()
         .map(|p| p.join("shared/seed-configs/kamailio-3.1-default.cfg"))
@@ -51,7 +63,7 @@ fn kamailio_default() -> Router {
     Router::start(
         &cfg,
         &Start {
-            args: &["-l", "udp:127.0.0.1:{PORT}"],
+            args,
             ..Start::default()
         },
     )
@@ -140,6 +152,7 @@ fn register(r: &Router, user: &str, phone: &Peer) {
 
 #[test]
 fn kamailio_31_default_config_end_to_end() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let r = kamailio_default();
     let (alice, bob, carol) = (Peer::new(), Peer::new(), Peer::new());
     register(&r, "alice", &alice);
@@ -279,6 +292,171 @@ fn kamailio_31_default_config_end_to_end() {
 
     let (code, err) = r.stop();
     assert_eq!(code, Some(0), "{err}");
+
+    // --- Accounting (acc, log_flag 1 with log_extra): the INVITE (flag 1
+    // set for INVITEs) and the BYE (flags 1 and 3 in WITHINDLG) of call-1
+    // are logged once each when their 200 goes upstream; call-2's 486 is
+    // not (no failed_transaction_flag, and carol is not a local user, so
+    // no missed-call flag); the ACK carries no flag.
+    let acc: Vec<&str> = err.lines().filter(|l| l.contains("ACC: ")).collect();
+    let one = |method: &str| -> &str {
+        let found: Vec<&&str> = acc
+            .iter()
+            .filter(|l| l.contains(&format!(";method={method};")))
+            .collect();
+        assert_eq!(found.len(), 1, "{method}: {acc:#?}");
+        found[0]
+    };
+    let inv = one("INVITE");
+    assert!(
+        inv.contains("ACC: transaction answered: timestamp="),
+        "{inv}"
+    );
+    for part in [
+        ";call_id=call-1;code=200;reason=OK;",
+        "src_user=alice;src_domain=127.0.0.1;dst_ouser=bob;dst_user=bob;dst_domain=127.0.0.1",
+    ] {
+        assert!(inv.contains(part), "{part} in {inv}");
+    }
+    let bye = one("BYE");
+    assert!(
+        bye.contains(";to_tag=uas;call_id=call-1;code=200;"),
+        "{bye}"
+    );
+    assert!(!acc.iter().any(|l| l.contains("call-2")), "{acc:#?}");
+    assert!(!acc.iter().any(|l| l.contains("method=ACK")), "{acc:#?}");
+}
+
+/// The same config with `-A WITH_MYSQL -A WITH_ACCDB` and `--db` mapping
+/// its MySQL URL to a SQLite file: the accounting rows of an answered
+/// call (`acc`, with the `db_extra` columns the config's header tells to
+/// add) and of a call bob refuses (`missed_calls`: flag 2 is set for
+/// INVITEs routed to a registered user).
+#[test]
+fn kamailio_31_default_config_accounting_to_the_database() {
+    use ser_core::store::{Db, DbUrl};
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = ser_tests::router::TempDir::new("ser-acc");
+    let url_text = format!("sqlite://{}/acc.db", dir.0.display());
+    let url = DbUrl::parse(&url_text).expect("url");
+    {
+        let mut db = Db::open(&url).expect("open");
+        db.migrate().expect("migrate");
+        // The columns the config's header adds to acc and missed_calls.
+        for table in ["acc", "missed_calls"] {
+            for col in [
+                "src_user",
+                "src_domain",
+                "dst_ouser",
+                "dst_user",
+                "dst_domain",
+            ] {
+                db.exec(
+                    &format!(
+                        "ALTER TABLE {table} ADD COLUMN {col} VARCHAR(128) NOT NULL DEFAULT ''"
+                    ),
+                    &[],
+                )
+                .expect("alter");
+            }
+        }
+    }
+    let db_arg = format!("--db={url_text}");
+    let r = kamailio_default_with(&[
+        "-l",
+        "udp:127.0.0.1:{PORT}",
+        "-A",
+        "WITH_MYSQL",
+        "-A",
+        "WITH_ACCDB",
+        &db_arg,
+    ]);
+    let (alice, bob) = (Peer::new(), Peer::new());
+    register(&r, "bob", &bob);
+    let call = |call_id: &str, code: u16, reason: &str| {
+        let invite = request(
+            "INVITE",
+            &format!("sip:bob@127.0.0.1:{}", r.port),
+            "alice",
+            "<sip:bob@127.0.0.1>",
+            alice.port(),
+            call_id,
+            "1 INVITE",
+            "",
+        );
+        alice.send(r.addr(), invite.as_bytes());
+        let (inv, _) = bob.recv(WAIT).expect("bob gets the INVITE");
+        bob.send(
+            r.addr(),
+            reply_to(&inv, code, reason, bob.port()).as_bytes(),
+        );
+        let got = recv_skip_100(&alice, reason, &r);
+        assert_eq!(first_line(&got), format!("SIP/2.0 {code} {reason}"));
+    };
+    call("acc-ok", 200, "OK");
+    call("acc-busy", 486, "Busy Here");
+
+    // Rows are written off the shards: wait for them.
+    let rows = |table: &str, call_id: &str| -> Vec<Vec<String>> {
+        let mut db = Db::open(&url).expect("open");
+        db.query(
+            &format!(
+                "SELECT method, from_tag, to_tag, sip_code, sip_reason, src_user, dst_user, dst_domain \
+                 FROM {table} WHERE callid = ? ORDER BY id"
+            ),
+            &[call_id.into()],
+        )
+        .expect("query")
+        .into_iter()
+        .map(|row| row.into_iter().map(|c| c.into_string().unwrap_or_default()).collect())
+        .collect()
+    };
+    let deadline = std::time::Instant::now() + WAIT;
+    while rows("missed_calls", "acc-busy").is_empty() && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(
+        rows("acc", "acc-ok"),
+        [[
+            "INVITE",
+            "t-alice",
+            "uas",
+            "200",
+            "OK",
+            "alice",
+            "bob",
+            "127.0.0.1"
+        ]],
+        "{}",
+        r.stderr()
+    );
+    assert_eq!(
+        rows("missed_calls", "acc-busy"),
+        [[
+            "INVITE",
+            "t-alice",
+            "uas",
+            "486",
+            "Busy Here",
+            "alice",
+            "bob",
+            "127.0.0.1"
+        ]],
+        "{}",
+        r.stderr()
+    );
+    assert!(
+        rows("acc", "acc-busy").is_empty(),
+        "no failed_transaction_flag on the INVITE"
+    );
+    assert!(rows("missed_calls", "acc-ok").is_empty());
+    let (code, err) = r.stop();
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        err.lines()
+            .any(|l| l.contains("ACC: call missed:") && l.contains("call_id=acc-busy;code=486")),
+        "{err}"
+    );
 }
 
 /// A small SER 2.x config: a registrar-less proxy that answers REGISTER

@@ -524,3 +524,86 @@ fn table_name(t: &str) -> Result<String, String> {
 fn cut(s: &str, n: usize) -> String {
     s.chars().take(n).collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn acc(cfg: &str) -> Result<Option<Acc>, String> {
+        let parsed = ser_cfg::parse_str("t.cfg", cfg, &[]).unwrap();
+        let p = ser_cfg::compile::compile(&parsed).unwrap();
+        Acc::from_program(&p, None)
+    }
+
+    const HEAD: &str =
+        "#!KAMAILIO\nloadmodule \"sl.so\"\nloadmodule \"tm.so\"\nloadmodule \"acc.so\"\n";
+
+    #[test]
+    fn parameters() {
+        let a = acc(&format!(
+            "{HEAD}modparam(\"acc\", \"log_flag\", 1)\nmodparam(\"acc\", \"failed_transaction_flag\", 3)\n\
+             modparam(\"acc\", \"log_extra\", \"src_user=$fU;ua=$hdr(User-Agent)\")\n\
+             request_route {{ exit; }}\n"
+        ))
+        .unwrap()
+        .unwrap();
+        assert_eq!(
+            (a.log_flag, a.failed_flag, a.db_flag),
+            (Some(1), Some(3), None)
+        );
+        assert_eq!(
+            a.log_extra
+                .iter()
+                .map(|e| e.name.as_str())
+                .collect::<Vec<_>>(),
+            ["src_user", "ua"]
+        );
+        assert!(a.wants(2, Some(Method::Invite), false));
+        assert!(!a.wants(8, Some(Method::Invite), false));
+        assert!(
+            a.wants(0, Some(Method::Invite), true),
+            "a failure route may set the flag"
+        );
+        assert!(!a.wants(2, Some(Method::Ack), false));
+        assert!(
+            !a.wants(2, Some(Method::Cancel), false),
+            "report_cancels is off"
+        );
+
+        // SER 2.x acc_db: log_flag by name is the database flag.
+        let a = acc(
+            "flags\n  FLAG_ACC : 4;\nloadmodule \"tm\"\nloadmodule \"acc_db\"\n\
+                     modparam(\"acc_db\", \"log_flag\", \"FLAG_ACC\")\n\
+                     modparam(\"acc_db\", \"failed_transactions\", 1)\nroute { drop; }\n",
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!((a.db_flag, a.log_flag, a.failed_all), (Some(4), None, true));
+
+        assert!(
+            acc("loadmodule \"sl\"\nroute { drop; }\n")
+                .unwrap()
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn refused_parameters_say_why() {
+        for (param, value, why) in [
+            ("detect_direction", "1", "not built"),
+            ("log_extra", "src_user", "not name=$pv"),
+            ("log_extra", "x=$var(a)", "script variables"),
+            ("db_table_acc", "acc; drop", "not a table name"),
+        ] {
+            let e = acc(&format!(
+                "{HEAD}modparam(\"acc\", \"{param}\", \"{value}\")\nrequest_route {{ exit; }}\n"
+            ))
+            .unwrap_err();
+            assert!(e.contains(why), "{param}: {e}");
+            assert!(
+                e.starts_with(&format!("modparam(\"acc\", \"{param}\"")),
+                "{e}"
+            );
+        }
+    }
+}

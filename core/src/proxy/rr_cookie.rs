@@ -120,7 +120,7 @@ impl Cookies {
 
     /// The AVPs of a cookie, or why it is refused.
     pub fn decode(&self, text: &[u8]) -> Result<Vec<AvpItem>, &'static str> {
-        if text.len() % 2 != 0 || text.len() > 2 * (MAX_PAYLOAD + MAC_LEN) {
+        if !text.len().is_multiple_of(2) || text.len() > 2 * (MAX_PAYLOAD + MAC_LEN) {
             return Err("bad length");
         }
         let bytes: Option<Vec<u8>> = text
