@@ -7,6 +7,7 @@
 
 #![forbid(unsafe_op_in_unsafe_fn)]
 
+pub mod attrs;
 pub mod auth;
 pub mod avpops;
 pub mod cli;

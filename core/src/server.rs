@@ -353,6 +353,9 @@ fn start(program: Program, opts: &Options, settings: &cli::ProcessSettings) -> R
         .any(|(k, v)| {
             program.str(*k) == "use_domain" && matches!(v, ConstValue::Int(n) if *n != 0)
         });
+    // SER 2.x: avp_db's attribute tables, gflags' global attributes.
+    config.avp_db = stores.for_module("avp_db");
+    config.global_attrs = crate::attrs::setup_global(&program, stores.for_module("gflags"))?;
     // avpops' preferences store.
     if let Some(pool) = stores.for_module("avpops") {
         config.avpops = Some(Arc::new(crate::avpops::AvpDb::from_program(&program, pool)));

@@ -3,7 +3,8 @@
 //!
 //! A module needs a database when it has a `db_url` modparam, or when it
 //! cannot work without one (`auth_db`, `uri_db`, `domain`, `permissions`, `avpops`,
-//! and `usrloc` with a `db_mode` above 0); without a `db_url` such a module
+//! `avp_db`, `gflags` with `load_global_attrs`, and `usrloc` with a
+//! `db_mode` above 0); without a `db_url` such a module
 //! gets the embedded SQLite file ([`super::DEFAULT_URL`]) where Kamailio
 //! would try its default MySQL URL. `ser --db=URL` replaces every URL, so
 //! a config written for MySQL can be tried on SQLite first.
@@ -19,7 +20,14 @@ use ser_cfg::ir::Program;
 use super::{DbUrl, Pool, PoolConfig, PoolEvent, PoolStats};
 
 /// Modules that cannot work without a database.
-const NEED_DB: &[&str] = &["auth_db", "uri_db", "domain", "permissions", "avpops"];
+const NEED_DB: &[&str] = &[
+    "auth_db",
+    "uri_db",
+    "domain",
+    "permissions",
+    "avpops",
+    "avp_db",
+];
 
 /// Every pool, and which module uses which.
 #[derive(Default)]
@@ -53,7 +61,9 @@ pub fn module_urls(p: &Program) -> Vec<(String, String)> {
                 _ => {}
             }
         }
-        let needed = NEED_DB.contains(&name.as_str()) || (name == "usrloc" && db_mode > 0);
+        let needed = NEED_DB.contains(&name.as_str())
+            || (name == "usrloc" && db_mode > 0)
+            || (name == "gflags" && crate::attrs::wants_global_attrs(p));
         if !needed {
             continue;
         }

@@ -1,0 +1,1 @@
+//! Unit tests of the SER 2.x user-data functions.
