@@ -532,8 +532,8 @@ const AUTH: ModuleSig = ModuleSig {
         pi("force_stateless_reply", "Send challenges statelessly even with a transaction."),
     ],
     functions: &[
-        f("www_challenge", &[&[S, I]], RQ, "Send 401 with a WWW-Authenticate challenge for the realm; qop on/off."),
-        f("proxy_challenge", &[&[S, I]], RQ, "Send 407 with a Proxy-Authenticate challenge for the realm; qop on/off."),
+        f("www_challenge", &[&[V, I]], RQ, "Send 401 with a WWW-Authenticate challenge for the realm; qop on/off."),
+        f("proxy_challenge", &[&[V, I]], RQ, "Send 407 with a Proxy-Authenticate challenge for the realm; qop on/off."),
         f("consume_credentials", NONE, RQ, "Remove the credentials that were used from the request."),
         f("is_rpid_user_e164", NONE, RQ, "True if the RPID user is an E.164 number."),
         f("append_rpid_hf", &[&[], &[S, S]], RFB, "Add a Remote-Party-ID header from the RPID AVP."),
