@@ -226,9 +226,18 @@ fn response(user: &str, pw: &str, nonce: &str) -> String {
 fn register_with(r: &Router, peer: &Peer, cseq: u32, user: &str, pw: &str, to: &str) -> String {
     register(r, peer, cseq, to, None);
     let challenge = reply(r, peer);
-    assert!(first_line(&challenge).starts_with("SIP/2.0 401"), "{challenge}");
+    assert!(
+        first_line(&challenge).starts_with("SIP/2.0 401"),
+        "{challenge}"
+    );
     let nonce = nonce_of(&challenge);
-    register(r, peer, cseq + 1, to, Some((user, &nonce, &response(user, pw, &nonce))));
+    register(
+        r,
+        peer,
+        cseq + 1,
+        to,
+        Some((user, &nonce, &response(user, pw, &nonce))),
+    );
     reply(r, peer)
 }
 
@@ -270,14 +279,24 @@ fn ser2_users_register_forward_and_gateway() {
     // The challenge is in the realm the domain's attribute names.
     register(&r, &uac, 1, "alice", None);
     let challenge = reply(&r, &uac);
-    assert!(first_line(&challenge).starts_with("SIP/2.0 401"), "{challenge}");
+    assert!(
+        first_line(&challenge).starts_with("SIP/2.0 401"),
+        "{challenge}"
+    );
     let www = header(&challenge, "WWW-Authenticate").unwrap_or_default();
     assert!(www.contains(&format!("realm=\"{REALM}\"")), "{www}");
 
     // Right password: $uid (credentials) is the uid of To (uri): 200.
     let ok = register_with(&r, &uac, 10, "alice", "wonderland", "alice");
-    assert!(first_line(&ok).starts_with("SIP/2.0 200"), "{ok}\n{}", r.stderr());
-    assert!(header(&ok, "Contact").is_some_and(|c| c.contains("alice@127.0.0.1")), "{ok}");
+    assert!(
+        first_line(&ok).starts_with("SIP/2.0 200"),
+        "{ok}\n{}",
+        r.stderr()
+    );
+    assert!(
+        header(&ok, "Contact").is_some_and(|c| c.contains("alice@127.0.0.1")),
+        "{ok}"
+    );
 
     // Wrong password: challenged again.
     let bad = register_with(&r, &uac, 20, "alice", "guess", "alice");
@@ -327,7 +346,10 @@ fn ser2_users_register_forward_and_gateway() {
     );
 
     // Nobody at example.com and not a number: 404 from the script.
-    uac.send(r.addr(), invite(&uac, "sip:nobody@example.com", 70).as_bytes());
+    uac.send(
+        r.addr(),
+        invite(&uac, "sip:nobody@example.com", 70).as_bytes(),
+    );
     let nf = reply(&r, &uac);
     assert_eq!(first_line(&nf), "SIP/2.0 404 No route matched", "{nf}");
 }

@@ -292,10 +292,7 @@ fn upgrade_older_table(url: &DbUrl) {
     let r = db.migrate().unwrap();
     assert_eq!(
         r.upgraded,
-        vec![
-            ("location".to_string(), 1, 2),
-            ("domain".to_string(), 1, 2)
-        ]
+        vec![("location".to_string(), 1, 2), ("domain".to_string(), 1, 2)]
     );
     assert!(r.created.is_empty());
     assert_eq!(table_version(&mut db, "domain").unwrap(), Some(2));

@@ -136,7 +136,10 @@ pub(crate) fn replace_attr_hf(ctx: &mut MsgCtx<'_, '_>, args: &Args<'_>) -> Ret 
         super::avp_arg(args, 0)
     };
     let Some(sel) = sel else {
-        return fail(ctx, "replace_attr_hf(): the second argument must name an AVP");
+        return fail(
+            ctx,
+            "replace_attr_hf(): the second argument must name an AVP",
+        );
     };
     let value = match ctx.avp_get(&sel, 0) {
         None | Some(Value::Null) => return Ret::Code(-1),

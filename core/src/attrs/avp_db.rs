@@ -20,9 +20,8 @@ use crate::script::{Args, Completion, MsgCtx, Offload, Pending, Resume, Ret, Val
 use crate::store::tables::{self, AttrRow};
 
 /// A query of one of the attribute tables.
-type Job = Box<
-    dyn FnOnce(&mut crate::store::Db) -> Result<Vec<AttrRow>, crate::store::DbError> + Send,
->;
+type Job =
+    Box<dyn FnOnce(&mut crate::store::Db) -> Result<Vec<AttrRow>, crate::store::DbError> + Send>;
 
 fn fail(ctx: &mut MsgCtx<'_, '_>, text: &str) -> Ret {
     ctx.log(level::L_ERR, text);

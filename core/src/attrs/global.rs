@@ -18,7 +18,7 @@ pub struct GlobalAttrs {
     pool: Arc<Pool>,
     /// Name and value, newest first (the last row read is the newest, as
     /// SER's `add_avp` puts each new value in front).
-    set: ArcSwap<Vec<(Box<[u8]>, Value<'static>)>>,
+    set: ArcSwap<super::AttrList>,
 }
 
 impl std::fmt::Debug for GlobalAttrs {
@@ -88,7 +88,7 @@ impl GlobalAttrs {
     }
 
     /// Every attribute, newest first (for `global.dump`).
-    pub fn snapshot(&self) -> Arc<Vec<(Box<[u8]>, Value<'static>)>> {
+    pub fn snapshot(&self) -> Arc<super::AttrList> {
         self.set.load_full()
     }
 }

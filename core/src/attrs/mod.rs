@@ -27,8 +27,8 @@ use crate::script::ctx::{ALL_CLASSES, AvpClass, AvpName, AvpSel, AvpTrackSide};
 use crate::script::pv::Pv;
 use crate::script::value::parse_int;
 use crate::script::{Args, MsgCtx, Value};
-use crate::store::tables::AttrRow;
 use crate::sip::uri::Uri;
+use crate::store::tables::AttrRow;
 
 pub mod avp;
 pub mod avp_db;
@@ -39,6 +39,9 @@ pub mod uri_db;
 mod tests;
 
 pub use global::GlobalAttrs;
+
+/// Cached attributes: name and value, newest first.
+pub type AttrList = Vec<(Box<[u8]>, Value<'static>)>;
 
 /// The did SER uses for a URI whose host is not a local domain.
 pub const DEFAULT_DID: &str = "_default";

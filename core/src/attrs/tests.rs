@@ -135,7 +135,10 @@ fn run(db: &TempDb, body: &str) -> Out {
     ctx.edits.build(&m, &mut sent).unwrap();
     Out {
         ret,
-        uri: ctx.new_uri.as_ref().map(|u| String::from_utf8_lossy(u).into_owned()),
+        uri: ctx
+            .new_uri
+            .as_ref()
+            .map(|u| String::from_utf8_lossy(u).into_owned()),
         sent: String::from_utf8_lossy(&sent).into_owned(),
         logs: ctx.log.lines().iter().map(|l| l.text.clone()).collect(),
     }

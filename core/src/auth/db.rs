@@ -49,15 +49,16 @@ impl CredentialStore for StoreCredentials {
                         })
                     });
                 }
-                tables::credentials(db, &user, (!domain.is_empty()).then_some(domain.as_str()))
-                    .map(|c| {
+                tables::credentials(db, &user, (!domain.is_empty()).then_some(domain.as_str())).map(
+                    |c| {
                         c.map(|c| Stored {
                             password: non_empty(c.password),
                             ha1: non_empty(c.ha1),
                             ha1b: non_empty(c.ha1b),
                             uid: None,
                         })
-                    })
+                    },
+                )
             },
             move |r| {
                 done(match r {

@@ -645,10 +645,7 @@ impl Auth {
         let out = self.authorize(req, |key| {
             let c = self.cache.get(key, req.now);
             match &c {
-                Cached::Stale {
-                    refresh: r,
-                    stored,
-                } => {
+                Cached::Stale { refresh: r, stored } => {
                     if *r {
                         refresh = Some(key.clone());
                     }

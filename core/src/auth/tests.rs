@@ -825,5 +825,8 @@ fn ser2_credentials_are_keyed_by_realm_and_carry_the_uid() {
     };
     let (out, _, used) = a.authorize_cached_stored(&r);
     assert!(out.is_authorized(), "{out:?}");
-    assert_eq!(used.and_then(|s| s.uid.clone()).as_deref(), Some(&b"uid-bob"[..]));
+    assert_eq!(
+        used.and_then(|s| s.uid.clone()).as_deref(),
+        Some(&b"uid-bob"[..])
+    );
 }

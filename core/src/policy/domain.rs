@@ -170,7 +170,7 @@ pub struct DomainSet {
     rows: Vec<DomainEntry>,
     /// SER 2.x domain attributes by did: name and value, newest (last
     /// read) first.
-    attrs: HashMap<Box<str>, Vec<(Box<[u8]>, Value<'static>)>>,
+    attrs: HashMap<Box<str>, crate::attrs::AttrList>,
 }
 
 impl DomainSet {
@@ -457,7 +457,9 @@ pub(crate) fn lookup_domain(ctx: &mut MsgCtx<'_, '_>, args: &Args<'_>) -> Ret {
     if ser_form {
         // Oldest first, so that the newest reads first as in the cache.
         for (n, v) in set.attrs(did).iter().rev() {
-            ok &= ctx.avps.add(class, track, AvpName::Str(n.clone()), v.clone());
+            ok &= ctx
+                .avps
+                .add(class, track, AvpName::Str(n.clone()), v.clone());
         }
     }
     if !ok {

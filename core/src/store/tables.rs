@@ -1155,44 +1155,86 @@ mod tests {
     fn store_ser2_rows_follow_the_flags() {
         let dir = std::env::temp_dir().join(format!("ser-ser2-unit-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
-        let url = super::super::DbUrl::parse(&format!("sqlite://{}/ser.db", dir.display()))
-            .unwrap();
+        let url =
+            super::super::DbUrl::parse(&format!("sqlite://{}/ser.db", dir.display())).unwrap();
         let mut db = Db::open(&url).unwrap();
         db.migrate().unwrap();
         let ins = |db: &mut Db, sql_text: &str| {
             db.exec(sql_text, &[]).unwrap();
         };
         // A disabled row first, then one not for SER, then the good one.
-        ins(&mut db, "INSERT INTO credentials (auth_username, realm, password, flags, uid) \
-                      VALUES ('alice', 'r', 'old', 3, 'u-old')");
-        ins(&mut db, "INSERT INTO credentials (auth_username, realm, password, flags, uid) \
-                      VALUES ('alice', 'r', 'web', 32, 'u-web')");
-        ins(&mut db, "INSERT INTO credentials (auth_username, realm, password, flags, uid) \
-                      VALUES ('alice', 'r', 'pw', 33, 'u-1')");
+        ins(
+            &mut db,
+            "INSERT INTO credentials (auth_username, realm, password, flags, uid) \
+                      VALUES ('alice', 'r', 'old', 3, 'u-old')",
+        );
+        ins(
+            &mut db,
+            "INSERT INTO credentials (auth_username, realm, password, flags, uid) \
+                      VALUES ('alice', 'r', 'web', 32, 'u-web')",
+        );
+        ins(
+            &mut db,
+            "INSERT INTO credentials (auth_username, realm, password, flags, uid) \
+                      VALUES ('alice', 'r', 'pw', 33, 'u-1')",
+        );
         let c = ser_credentials(&mut db, "alice", "r").unwrap().unwrap();
         assert_eq!((c.password.as_str(), c.uid.as_str()), ("pw", "u-1"));
         assert_eq!(ser_credentials(&mut db, "alice", "other").unwrap(), None);
         // uri: IS_TO only for the first, IS_FROM only for the second.
-        ins(&mut db, "INSERT INTO uri (uid, did, username, flags) VALUES ('u-to', 'd1', 'bob', 9)");
-        ins(&mut db, "INSERT INTO uri (uid, did, username, flags) VALUES ('u-from', 'd1', 'bob', 17)");
-        ins(&mut db, "INSERT INTO uri (uid, did, username, flags) VALUES ('u-off', 'd1', 'carol', 27)");
+        ins(
+            &mut db,
+            "INSERT INTO uri (uid, did, username, flags) VALUES ('u-to', 'd1', 'bob', 9)",
+        );
+        ins(
+            &mut db,
+            "INSERT INTO uri (uid, did, username, flags) VALUES ('u-from', 'd1', 'bob', 17)",
+        );
+        ins(
+            &mut db,
+            "INSERT INTO uri (uid, did, username, flags) VALUES ('u-off', 'd1', 'carol', 27)",
+        );
         let to = uri_uid(&mut db, "bob", "d1", "sip", ser_flags::IS_TO).unwrap();
         assert_eq!(to.map(|t| t.0), Some("u-to".to_string()));
         let from = uri_uid(&mut db, "bob", "d1", "sip", ser_flags::IS_FROM).unwrap();
         assert_eq!(from.map(|t| t.0), Some("u-from".to_string()));
-        assert_eq!(uri_uid(&mut db, "bob", "d1", "sips", ser_flags::IS_TO).unwrap(), None);
-        assert_eq!(uri_uid(&mut db, "carol", "d1", "sip", ser_flags::IS_TO).unwrap(), None);
+        assert_eq!(
+            uri_uid(&mut db, "bob", "d1", "sips", ser_flags::IS_TO).unwrap(),
+            None
+        );
+        assert_eq!(
+            uri_uid(&mut db, "carol", "d1", "sip", ser_flags::IS_TO).unwrap(),
+            None
+        );
         // Attributes: only LOAD_SER rows.
-        ins(&mut db, "INSERT INTO user_attrs (uid, name, value, type, flags) VALUES ('u-1', 'a', 'x', 2, 1)");
-        ins(&mut db, "INSERT INTO user_attrs (uid, name, value, type, flags) VALUES ('u-1', 'b', '5', 0, 0)");
+        ins(
+            &mut db,
+            "INSERT INTO user_attrs (uid, name, value, type, flags) VALUES ('u-1', 'a', 'x', 2, 1)",
+        );
+        ins(
+            &mut db,
+            "INSERT INTO user_attrs (uid, name, value, type, flags) VALUES ('u-1', 'b', '5', 0, 0)",
+        );
         let a = user_attrs(&mut db, "u-1").unwrap();
         assert_eq!(a.len(), 1);
         assert!(a[0].is_str());
-        ins(&mut db, "INSERT INTO domain_attrs (did, name, value, type, flags) VALUES ('d1', 'digest_realm', 'r', 2, 1)");
-        ins(&mut db, "INSERT INTO global_attrs (name, value, type, flags) VALUES ('gw_ip', '192.0.2.1', 2, 1)");
-        ins(&mut db, "INSERT INTO uri_attrs (username, did, name, value, type, flags) VALUES ('bob', 'd1', 'n', '7', 0, 1)");
+        ins(
+            &mut db,
+            "INSERT INTO domain_attrs (did, name, value, type, flags) VALUES ('d1', 'digest_realm', 'r', 2, 1)",
+        );
+        ins(
+            &mut db,
+            "INSERT INTO global_attrs (name, value, type, flags) VALUES ('gw_ip', '192.0.2.1', 2, 1)",
+        );
+        ins(
+            &mut db,
+            "INSERT INTO uri_attrs (username, did, name, value, type, flags) VALUES ('bob', 'd1', 'n', '7', 0, 1)",
+        );
         assert_eq!(domain_attrs(&mut db).unwrap()[0].0, "d1");
-        assert_eq!(global_attrs(&mut db).unwrap()[0].value.as_deref(), Some("192.0.2.1"));
+        assert_eq!(
+            global_attrs(&mut db).unwrap()[0].value.as_deref(),
+            Some("192.0.2.1")
+        );
         assert_eq!(uri_attrs(&mut db, "bob", "d1", "sip").unwrap()[0].type_, 0);
         drop(db);
         let _ = std::fs::remove_dir_all(&dir);
