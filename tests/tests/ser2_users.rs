@@ -4,7 +4,8 @@
 //! (a domain with its did and a `digest_realm` attribute, `credentials`,
 //! `uri`, `user_attrs` with `fwd_always_target`, `global_attrs` with
 //! `gw_ip`), requests over UDP from a real socket and UDP peers as the
-//! forwarding targets.
+//! forwarding targets; the same on PostgreSQL and MariaDB
+//! (`tests/src/dbserver.rs`).
 //!
 //! What a user sees: a REGISTER challenged in the domain's digest realm,
 //! then accepted (`$uid` from `credentials` equals the uid `lookup_user`
@@ -18,6 +19,7 @@ use std::time::Duration;
 
 use ser_core::auth::digest::{self, Hash, Qop};
 use ser_core::store::{Db, DbUrl};
+use ser_tests::dbserver::DbServer;
 use ser_tests::router::{Peer, Router, Start, TempDir, first_line, header, headers};
 
 const CONFIG: &str = r#"loadpath "/usr/lib/ser/modules:/usr/lib/ser/modules_s"
@@ -258,10 +260,28 @@ fn invite(peer: &Peer, ruri: &str, n: u32) -> String {
 }
 
 #[test]
-fn ser2_users_register_forward_and_gateway() {
+fn ser2_users_on_the_embedded_store() {
     let dir = TempDir::new("ser-ser2-users");
-    let url_text = format!("sqlite://{}/ser.db", dir.0.display());
-    let url = DbUrl::parse(&url_text).unwrap();
+    let url = format!("sqlite://{}/ser.db", dir.0.display());
+    flow(&url, "sqlite://");
+}
+
+#[test]
+fn ser2_users_on_postgresql() {
+    let db = DbServer::postgres();
+    flow(&db.url(), "postgres://");
+}
+
+#[test]
+fn ser2_users_on_mariadb() {
+    let db = DbServer::mariadb();
+    flow(&db.url(), "mysql://");
+}
+
+/// Seeds the database at `url_text`, starts the router on it (`--db`), and
+/// runs every step.
+fn flow(url_text: &str, scheme: &str) {
+    let url = DbUrl::parse(url_text).unwrap();
     let carol = Peer::new();
     let gateway = Peer::new();
     let fwd = format!("sip:carol@127.0.0.1:{}", carol.port());
@@ -273,6 +293,11 @@ fn ser2_users_register_forward_and_gateway() {
             args: &[&db_arg],
             ..Start::default()
         },
+    );
+    assert!(
+        r.stderr().contains(&format!("uri_db on {scheme}")),
+        "{}",
+        r.stderr()
     );
     let uac = Peer::new();
 

@@ -70,7 +70,11 @@ pub(crate) fn avp_arg(args: &Args<'_>, i: usize) -> Option<AvpSel> {
         Arg::Str(s) => {
             let name = p.str(*s).trim();
             let name = name.strip_prefix('$').unwrap_or(name);
-            if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+            if name.is_empty()
+                || !name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+            {
                 return None;
             }
             Some(AvpSel {
