@@ -532,8 +532,8 @@ const AUTH: ModuleSig = ModuleSig {
         pi("force_stateless_reply", "Send challenges statelessly even with a transaction."),
     ],
     functions: &[
-        f("www_challenge", &[&[S, I]], RQ, "Send 401 with a WWW-Authenticate challenge for the realm; qop on/off."),
-        f("proxy_challenge", &[&[S, I]], RQ, "Send 407 with a Proxy-Authenticate challenge for the realm; qop on/off."),
+        f("www_challenge", &[&[V, I]], RQ, "Send 401 with a WWW-Authenticate challenge for the realm; qop on/off."),
+        f("proxy_challenge", &[&[V, I]], RQ, "Send 407 with a Proxy-Authenticate challenge for the realm; qop on/off."),
         f("consume_credentials", NONE, RQ, "Remove the credentials that were used from the request."),
         f("is_rpid_user_e164", NONE, RQ, "True if the RPID user is an E.164 number."),
         f("append_rpid_hf", &[&[], &[S, S]], RFB, "Add a Remote-Party-ID header from the RPID AVP."),
@@ -567,8 +567,8 @@ const AUTH_DB: ModuleSig = ModuleSig {
     functions: &[
         f("www_authorize", &[&[S, T]], RQ, "Check the Authorization credentials against the table (SER 0.9, Kamailio)."),
         f("proxy_authorize", &[&[S, T]], RQ, "Check the Proxy-Authorization credentials against the table."),
-        f("www_authenticate", &[&[S, T]], RQ, "SER 2.x: check Authorization credentials; the script builds the challenge."),
-        f("proxy_authenticate", &[&[S, T]], RQ, "SER 2.x: check Proxy-Authorization credentials."),
+        f("www_authenticate", &[&[V, T]], RQ, "SER 2.x: check Authorization credentials; the script builds the challenge."),
+        f("proxy_authenticate", &[&[V, T]], RQ, "SER 2.x: check Proxy-Authorization credentials."),
     ],
 };
 
@@ -613,7 +613,7 @@ const URI_DB: ModuleSig = ModuleSig {
         f("check_to", NONE, RQ, "True if the To user equals the digest user name."),
         f("check_from", NONE, RQ, "True if the From user equals the digest user name."),
         f("does_uri_exist", NONE, RQ, "True if the Request-URI is a known user."),
-        f("lookup_user", &[&[S], &[S, S]], RF, "SER 2.x: find the uid of a URI and store it in an AVP."),
+        f("lookup_user", &[&[S], &[V, V]], RF, "SER 2.x: find the uid of a URI and store it in an AVP."),
         f("check_uri", &[&[S]], RF, "SER 2.x: true if the URI belongs to the authenticated user."),
     ],
 };
@@ -993,7 +993,7 @@ const AVP_DB: ModuleSig = ModuleSig {
     ],
     functions: &[f(
         "load_attrs",
-        &[&[S, S]],
+        &[&[S, V]],
         RF,
         "Load the attributes of a user (uid) or URI into an AVP track.",
     )],

@@ -93,15 +93,16 @@ CREATE INDEX aliases_expires ON aliases (expires);
 CREATE INDEX aliases_ruid ON aliases (ruid);
 INSERT INTO version (table_name, table_version) VALUES ('aliases', 2);
 
--- @table domain 1
+-- @table domain 2
 CREATE TABLE domain (
     id SERIAL PRIMARY KEY,
     domain VARCHAR(64) NOT NULL,
     did VARCHAR(64),
     last_modified BIGINT NOT NULL DEFAULT 0,
+    flags INTEGER NOT NULL DEFAULT 0,
     CONSTRAINT domain_domain UNIQUE (domain)
 );
-INSERT INTO version (table_name, table_version) VALUES ('domain', 1);
+INSERT INTO version (table_name, table_version) VALUES ('domain', 2);
 
 -- @table trusted 1
 CREATE TABLE trusted (
@@ -158,3 +159,91 @@ CREATE TABLE missed_calls (
 );
 CREATE INDEX missed_calls_callid ON missed_calls (callid);
 INSERT INTO version (table_name, table_version) VALUES ('missed_calls', 1);
+
+-- @table credentials 1
+-- SER 2.x: digest credentials of a user, uid, by auth_username and realm,
+-- for auth_db's www_authenticate and proxy_authenticate on "credentials".
+CREATE TABLE credentials (
+    id SERIAL PRIMARY KEY,
+    auth_username VARCHAR(64) NOT NULL,
+    did VARCHAR(64) NOT NULL DEFAULT '_default',
+    realm VARCHAR(64) NOT NULL,
+    password VARCHAR(64) NOT NULL DEFAULT '',
+    flags INTEGER NOT NULL DEFAULT 0,
+    ha1 VARCHAR(128) NOT NULL DEFAULT '',
+    ha1b VARCHAR(128) NOT NULL DEFAULT '',
+    uid VARCHAR(64) NOT NULL
+);
+CREATE INDEX credentials_cred ON credentials (auth_username, realm);
+CREATE INDEX credentials_uid ON credentials (uid);
+INSERT INTO version (table_name, table_version) VALUES ('credentials', 1);
+
+-- @table uri 1
+-- SER 2.x: the URIs of each uid, as username at the domain did with a
+-- scheme, for uri_db's lookup_user.
+CREATE TABLE uri (
+    id SERIAL PRIMARY KEY,
+    uid VARCHAR(64) NOT NULL,
+    did VARCHAR(64) NOT NULL,
+    username VARCHAR(64) NOT NULL,
+    flags INTEGER NOT NULL DEFAULT 0,
+    scheme VARCHAR(8) NOT NULL DEFAULT 'sip'
+);
+CREATE INDEX uri_uri ON uri (username, did, scheme);
+CREATE INDEX uri_uid ON uri (uid);
+INSERT INTO version (table_name, table_version) VALUES ('uri', 1);
+
+-- @table user_attrs 1
+-- SER 2.x: attributes of a user, for avp_db's load_attrs on $fu or $tu.
+-- type 2 is a string, anything else an integer.
+CREATE TABLE user_attrs (
+    id SERIAL PRIMARY KEY,
+    uid VARCHAR(64) NOT NULL,
+    name VARCHAR(32) NOT NULL,
+    value VARCHAR(128),
+    type INTEGER NOT NULL DEFAULT 0,
+    flags INTEGER NOT NULL DEFAULT 0,
+    CONSTRAINT user_attrs_uid_name_value UNIQUE (uid, name, value)
+);
+INSERT INTO version (table_name, table_version) VALUES ('user_attrs', 1);
+
+-- @table uri_attrs 1
+-- SER 2.x: attributes of a URI, for load_attrs on $fr or $tr.
+CREATE TABLE uri_attrs (
+    id SERIAL PRIMARY KEY,
+    username VARCHAR(64) NOT NULL,
+    did VARCHAR(64) NOT NULL,
+    name VARCHAR(32) NOT NULL,
+    value VARCHAR(128),
+    type INTEGER NOT NULL DEFAULT 0,
+    flags INTEGER NOT NULL DEFAULT 0,
+    scheme VARCHAR(8) NOT NULL DEFAULT 'sip',
+    CONSTRAINT uri_attrs_uri_name_value UNIQUE (username, did, name, value, scheme)
+);
+INSERT INTO version (table_name, table_version) VALUES ('uri_attrs', 1);
+
+-- @table domain_attrs 1
+-- SER 2.x: attributes of a domain by did, loaded with the domain table
+-- when the domain module's load_domain_attrs is set.
+CREATE TABLE domain_attrs (
+    id SERIAL PRIMARY KEY,
+    did VARCHAR(64),
+    name VARCHAR(32) NOT NULL,
+    type INTEGER NOT NULL DEFAULT 0,
+    value VARCHAR(128),
+    flags INTEGER NOT NULL DEFAULT 0,
+    CONSTRAINT domain_attrs_did_name_value UNIQUE (did, name, value)
+);
+INSERT INTO version (table_name, table_version) VALUES ('domain_attrs', 1);
+
+-- @table global_attrs 1
+-- SER 2.x: global attributes, loaded at start by gflags' load_global_attrs.
+CREATE TABLE global_attrs (
+    id SERIAL PRIMARY KEY,
+    name VARCHAR(32) NOT NULL,
+    type INTEGER NOT NULL DEFAULT 0,
+    value VARCHAR(128),
+    flags INTEGER NOT NULL DEFAULT 0,
+    CONSTRAINT global_attrs_name_value UNIQUE (name, value)
+);
+INSERT INTO version (table_name, table_version) VALUES ('global_attrs', 1);

@@ -8,6 +8,7 @@
 #![forbid(unsafe_op_in_unsafe_fn)]
 
 pub mod acc;
+pub mod attrs;
 pub mod auth;
 pub mod avpops;
 pub mod cli;

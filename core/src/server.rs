@@ -361,6 +361,9 @@ fn start(program: Program, opts: &Options, settings: &cli::ProcessSettings) -> R
         .iter()
         .find_map(|m| stores.for_module(m));
     config.acc = crate::acc::Acc::from_program(&program, acc_pool)?.map(Arc::new);
+    // SER 2.x: avp_db's attribute tables, gflags' global attributes.
+    config.avp_db = stores.for_module("avp_db");
+    config.global_attrs = crate::attrs::setup_global(&program, stores.for_module("gflags"))?;
     // avpops' preferences store.
     if let Some(pool) = stores.for_module("avpops") {
         config.avpops = Some(Arc::new(crate::avpops::AvpDb::from_program(&program, pool)));

@@ -89,6 +89,7 @@ const SEED_CASES: &[(&str, &[&str])] = &[
 /// The seed configs that every function they call is built for (as
 /// shipped, without defines).
 const FULLY_BUILT: &[&str] = &[
+    "ser-2.0-default.cfg",
     "hello-world.cfg",
     "ser-0.8.8.cfg",
     "mysql-auth.cfg",

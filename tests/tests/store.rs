@@ -160,7 +160,7 @@ fn sqlite_pool_on_a_new_file() {
             Ok(v) => v,
             Err(e) => panic!("round {round}: {e}"),
         };
-        assert_eq!(v.len(), 9, "{v:?}");
+        assert_eq!(v.len(), 15, "{v:?}");
         assert!(file.is_file());
         pool.shutdown();
     }
@@ -191,6 +191,27 @@ fn migrate_from_empty(url: &DbUrl) {
     assert!(db.migrate().unwrap().is_noop());
     drop(db);
     assert!(open(url).migrate().unwrap().is_noop());
+}
+
+/// The domain table as it was at version 1 (before SER 2.x's flags).
+fn domain_v1(b: Backend) -> String {
+    let (id, tail) = match b {
+        Backend::Sqlite => ("INTEGER PRIMARY KEY", ""),
+        Backend::Postgres => ("SERIAL PRIMARY KEY", ""),
+        Backend::Mysql => (
+            "INT NOT NULL AUTO_INCREMENT PRIMARY KEY",
+            " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin",
+        ),
+    };
+    format!(
+        "CREATE TABLE domain (
+            id {id},
+            domain VARCHAR(64) NOT NULL,
+            did VARCHAR(64),
+            last_modified BIGINT NOT NULL DEFAULT 0,
+            CONSTRAINT domain_domain UNIQUE (domain)
+        ){tail}"
+    )
 }
 
 /// The location table as it was at version 1 (Kamailio 3.1's columns).
@@ -254,10 +275,32 @@ fn upgrade_older_table(url: &DbUrl) {
     )
     .unwrap();
     assert_eq!(table_version(&mut db, "location").unwrap(), Some(1));
+    // domain at version 1: without SER 2.x's flags, with a row.
+    db.exec("DROP TABLE domain", &[]).unwrap();
+    db.exec(&domain_v1(url.backend()), &[]).unwrap();
+    db.exec(
+        "INSERT INTO domain (domain, did, last_modified) VALUES ('old.example', 'd-old', 1)",
+        &[],
+    )
+    .unwrap();
+    db.exec(
+        "UPDATE version SET table_version = 1 WHERE table_name = 'domain'",
+        &[],
+    )
+    .unwrap();
 
     let r = db.migrate().unwrap();
-    assert_eq!(r.upgraded, vec![("location".to_string(), 1, 2)]);
+    assert_eq!(
+        r.upgraded,
+        vec![("location".to_string(), 1, 2), ("domain".to_string(), 1, 2)]
+    );
     assert!(r.created.is_empty());
+    assert_eq!(table_version(&mut db, "domain").unwrap(), Some(2));
+    let flags = db
+        .query_row("SELECT flags FROM domain WHERE domain = 'old.example'", &[])
+        .unwrap()
+        .and_then(|r| r.first().and_then(Cell::as_i64));
+    assert_eq!(flags, Some(0));
     assert_eq!(table_version(&mut db, "location").unwrap(), Some(2));
     // The old row is there, with the new columns at their defaults.
     let rows =
@@ -302,7 +345,7 @@ fn upgrade_older_table(url: &DbUrl) {
         other => panic!("a newer table was not refused: {other:?}"),
     }
     db.exec(
-        "UPDATE version SET table_version = 1 WHERE table_name = 'domain'",
+        "UPDATE version SET table_version = 2 WHERE table_name = 'domain'",
         &[],
     )
     .unwrap();

@@ -31,3 +31,9 @@ ALTER TABLE aliases ADD COLUMN keepalive INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE aliases ADD COLUMN "partition" INTEGER NOT NULL DEFAULT 0;
 CREATE INDEX aliases_ruid ON aliases (ruid);
 UPDATE version SET table_version = 2 WHERE table_name = 'aliases';
+
+-- @upgrade domain 1 2
+-- SER 2.x's domain flags: 1 load, 2 disabled, 4 canonical and so on; a
+-- disabled domain is not local.
+ALTER TABLE domain ADD COLUMN flags INTEGER NOT NULL DEFAULT 0;
+UPDATE version SET table_version = 2 WHERE table_name = 'domain';

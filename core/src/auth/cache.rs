@@ -50,6 +50,9 @@ pub struct Stored {
     /// `ha1b`: `H(user@domain:realm:password)`, for user agents whose
     /// username includes the domain.
     pub ha1b: Option<Box<[u8]>>,
+    /// SER 2.0's `credentials.uid`: the user these credentials belong to
+    /// (set as `$uid` on success).
+    pub uid: Option<Box<[u8]>>,
 }
 
 impl Stored {

@@ -1,5 +1,7 @@
 //! Credentials from the store (`auth_db`): the `subscriber` table's
-//! `password`, `ha1` and `ha1b`, looked up on the store's threads for the
+//! `password`, `ha1` and `ha1b`, or SER 2.0's `credentials` table (by
+//! `auth_username` and `realm`, rows with `LOAD_SER` and not `DISABLED`,
+//! with the user's `uid`), looked up on the store's threads for the
 //! credentials cache.
 
 use std::sync::Arc;
@@ -8,8 +10,8 @@ use super::{CredKey, CredentialStore, Lookup, Stored};
 use crate::store::{Pool, tables};
 
 /// The `auth_db` store. The table argument of `www_authorize` is part of
-/// the cache key, but the credentials are always read from `subscriber`
-/// (SER 2.0's `credentials` table is not built).
+/// the cache key: `credentials` reads SER 2.0's table, any other name the
+/// `subscriber` table.
 pub struct StoreCredentials {
     pub pool: Arc<Pool>,
 }
@@ -30,20 +32,37 @@ impl CredentialStore for StoreCredentials {
     fn fetch(&self, key: &CredKey, done: Box<dyn FnOnce(Lookup) + Send>) {
         let user = String::from_utf8_lossy(key.user()).into_owned();
         let domain = String::from_utf8_lossy(key.domain()).into_owned();
+        let ser2 = super::is_ser_credentials(key.table());
         // A refused job (queue full, pool stopped) drops `done` uncalled:
         // the waiting script then resumes with an error (see
         // `script::Completion`).
         let _ = self.pool.submit(
             move |db| {
-                tables::credentials(db, &user, (!domain.is_empty()).then_some(domain.as_str()))
+                if ser2 {
+                    // The key's domain is the realm for this table.
+                    return tables::ser_credentials(db, &user, &domain).map(|c| {
+                        c.map(|c| Stored {
+                            password: non_empty(c.password),
+                            ha1: non_empty(c.ha1),
+                            ha1b: non_empty(c.ha1b),
+                            uid: non_empty(c.uid),
+                        })
+                    });
+                }
+                tables::credentials(db, &user, (!domain.is_empty()).then_some(domain.as_str())).map(
+                    |c| {
+                        c.map(|c| Stored {
+                            password: non_empty(c.password),
+                            ha1: non_empty(c.ha1),
+                            ha1b: non_empty(c.ha1b),
+                            uid: None,
+                        })
+                    },
+                )
             },
             move |r| {
                 done(match r {
-                    Ok(Some(c)) => Lookup::Found(Arc::new(Stored {
-                        password: non_empty(c.password),
-                        ha1: non_empty(c.ha1),
-                        ha1b: non_empty(c.ha1b),
-                    })),
+                    Ok(Some(s)) => Lookup::Found(Arc::new(s)),
                     Ok(None) => Lookup::Unknown,
                     Err(_) => Lookup::Error,
                 })

@@ -126,7 +126,7 @@ fn authorize(ctx: &mut MsgCtx<'_, '_>, args: &Args<'_>, kind: Kind, ser2_avp: bo
         table: &table,
         now: t,
     };
-    let (outcome, refresh) = m.auth.authorize_cached(&req);
+    let (outcome, refresh, used) = m.auth.authorize_cached_stored(&req);
     if let (Some(key), Some(store)) = (refresh, m.store.clone()) {
         // A stale entry served this request; refresh it for the next.
         let m2 = m.clone();
@@ -181,6 +181,19 @@ fn authorize(ctx: &mut MsgCtx<'_, '_>, args: &Args<'_>, kind: Kind, ser2_avp: bo
                 }),
                 _ => None,
             };
+            // SER 2.0: the authenticated user's uid, as auth_db's
+            // default `load_credentials` ("uid") loads it.
+            if o.is_authorized()
+                && let Some(uid) = used.as_ref().and_then(|s| s.uid.as_deref())
+            {
+                let name = crate::script::AvpName::Str(b"uid"[..].into());
+                ctx.avps.add(
+                    crate::script::AvpClass::User,
+                    crate::script::AvpTrackSide::From,
+                    name,
+                    crate::script::value::Value::owned(uid.to_vec()),
+                );
+            }
             if ser2_avp && !o.is_authorized() {
                 let r = m.auth.realm(ctx.msg, &realm).map(|r| r.into_owned());
                 let text = match r {

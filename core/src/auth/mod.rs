@@ -249,6 +249,13 @@ impl Params {
     }
 }
 
+/// Whether `table` is SER 2.0's `credentials` table (keyed by
+/// `auth_username` and `realm`, rows carrying the user's `uid`), rather
+/// than a `subscriber`-shaped one.
+pub fn is_ser_credentials(table: &[u8]) -> bool {
+    table.eq_ignore_ascii_case(b"credentials")
+}
+
 /// Splits a digest username at its first `@`: `(user, domain)`.
 pub fn split_username(username: &[u8]) -> (&[u8], Option<&[u8]>) {
     match username.iter().position(|&b| b == b'@') {
@@ -570,12 +577,20 @@ impl Auth {
             return bad;
         }
         let (user, user_domain) = split_username(d.username);
-        let domain: Vec<u8> = if self.params.use_domain {
+        let domain: Vec<u8> = if is_ser_credentials(req.table) {
+            // SER 2.0's table is keyed by auth_username and realm.
+            realm.to_vec()
+        } else if self.params.use_domain {
             user_domain.unwrap_or(realm.as_ref()).to_ascii_lowercase()
         } else {
             Vec::new()
         };
-        let key = CredKey::new(req.table, user, &domain);
+        let table: &[u8] = if is_ser_credentials(req.table) {
+            b"credentials"
+        } else {
+            req.table
+        };
+        let key = CredKey::new(table, user, &domain);
         let stored = match lookup(&key) {
             Lookup::Found(s) => s,
             Lookup::Unknown => return Outcome::UserUnknown,
@@ -615,15 +630,33 @@ impl Auth {
     /// key to refresh in the background when a stale entry was used and
     /// this caller was chosen to refresh it.
     pub fn authorize_cached<'m>(&self, req: &Request<'_, 'm>) -> (Outcome<'m>, Option<CredKey>) {
+        let (out, refresh, _) = self.authorize_cached_stored(req);
+        (out, refresh)
+    }
+
+    /// [`Auth::authorize_cached`], also giving the stored credentials the
+    /// check used (SER 2.0's `credentials` rows carry the user's uid).
+    pub fn authorize_cached_stored<'m>(
+        &self,
+        req: &Request<'_, 'm>,
+    ) -> (Outcome<'m>, Option<CredKey>, Option<Arc<Stored>>) {
         let mut refresh = None;
+        let mut used = None;
         let out = self.authorize(req, |key| {
             let c = self.cache.get(key, req.now);
-            if let Cached::Stale { refresh: true, .. } = c {
-                refresh = Some(key.clone());
+            match &c {
+                Cached::Stale { refresh: r, stored } => {
+                    if *r {
+                        refresh = Some(key.clone());
+                    }
+                    used = Some(stored.clone());
+                }
+                Cached::Fresh(stored) => used = Some(stored.clone()),
+                _ => {}
             }
             c.into()
         });
-        (out, refresh)
+        (out, refresh, used)
     }
 
     /// Whether this response's nonce use is recorded in the `nc` table.

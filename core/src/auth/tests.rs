@@ -350,6 +350,7 @@ fn stored_ha1_and_ha1b() {
         password: None,
         ha1: Some(h.as_bytes().to_ascii_uppercase().into()),
         ha1b: Some(hb.as_bytes().into()),
+        uid: None,
     });
     let lookup = |_: &CredKey| Lookup::Found(Arc::clone(&stored));
     let nonce = nonce_text(&a, T0);
@@ -791,4 +792,41 @@ fn hostile_credentials_never_panic() {
             let _ = a.authorize(&req(&m, T0), bob);
         }
     }
+}
+
+#[test]
+fn ser2_credentials_are_keyed_by_realm_and_carry_the_uid() {
+    let a = auth_with(plain());
+    let nonce = nonce_text(&a, T0);
+    let buf = with_auth(&answer(&nonce, "zanzibar", Some(1)).value());
+    let m = SipMsg::parse(&buf).unwrap();
+    let r = Request {
+        table: b"credentials",
+        ..req(&m, T0)
+    };
+    let (out, _, used) = a.authorize_cached_stored(&r);
+    let Outcome::NeedCredentials(key) = out else {
+        panic!("{out:?}");
+    };
+    assert!(used.is_none());
+    // auth_username and realm, whatever use_domain says.
+    assert_eq!(
+        (key.table(), key.user(), key.domain()),
+        (&b"credentials"[..], &b"bob"[..], REALM.as_bytes())
+    );
+    let stored = Stored {
+        uid: Some(b"uid-bob"[..].into()),
+        ..Stored::password(b"zanzibar")
+    };
+    a.cache().insert(key, Some(stored), T0);
+    let r = Request {
+        table: b"Credentials",
+        ..req(&m, T0 + 1)
+    };
+    let (out, _, used) = a.authorize_cached_stored(&r);
+    assert!(out.is_authorized(), "{out:?}");
+    assert_eq!(
+        used.and_then(|s| s.uid.clone()).as_deref(),
+        Some(&b"uid-bob"[..])
+    );
 }

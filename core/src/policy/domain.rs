@@ -29,8 +29,15 @@
 //!     local, its id is added as `$avp(<prefix>did)`.
 //!
 //!   The id is the row's `did`, or the domain itself when `did` is NULL
-//!   (as Kamailio). Domain attributes (SER's `domain_attrs`, Kamailio's
-//!   `domain_attrs` table) are not loaded: only the id is set.
+//!   (as Kamailio). With `modparam("domain", "load_domain_attrs", 1)`
+//!   (SER 2.x), the `domain_attrs` rows of that did (with `LOAD_SER`)
+//!   are added too, to the same track's domain class: `$fd.digest_realm`.
+//!   They are cached with the table and reloaded with it. Kamailio's
+//!   `domain_attrs` (`$avp(<prefix>...)`) are not loaded.
+//!
+//! In SER 2.x configs the table's `flags` column is read too: a row with
+//! `DISABLED` (2) is not local. Unlike SER, `LOAD_SER` (1) is not
+//! required of a domain row (tables made for Kamailio have no flags).
 //!
 //! Every function returns 1 (true) when the domain is local and -1
 //! otherwise; without a database (no `db_url`) it logs an error once and
@@ -60,6 +67,12 @@ pub struct DomainParams {
     pub domain_col: String,
     /// `did_col`, quoted.
     pub did_col: String,
+    /// `flags_col`, quoted (read in SER 2.x configs only).
+    pub flags_col: String,
+    /// `load_domain_attrs` (SER 2.x): read `domain_attrs` with the table.
+    pub load_attrs: bool,
+    /// The config is SER 2.x: the `flags` column is read.
+    pub ser2: bool,
 }
 
 impl Default for DomainParams {
@@ -68,6 +81,9 @@ impl Default for DomainParams {
             table: "\"domain\"".into(),
             domain_col: "\"domain\"".into(),
             did_col: "\"did\"".into(),
+            flags_col: "\"flags\"".into(),
+            load_attrs: false,
+            ser2: false,
         }
     }
 }
@@ -77,7 +93,10 @@ impl DomainParams {
     /// warnings for the ones that have no effect here. A table or column
     /// name that is not a plain identifier is an error.
     pub fn from_program(p: &Program) -> Result<(DomainParams, Vec<String>), String> {
-        let mut r = DomainParams::default();
+        let mut r = DomainParams {
+            ser2: p.dialect == Dialect::Ser2,
+            ..DomainParams::default()
+        };
         let mut warnings = Vec::new();
         let mut ignored: Vec<&str> = Vec::new();
         for (name, value) in params(p, "domain") {
@@ -96,6 +115,8 @@ impl DomainParams {
                 "domain_table" => r.table = sql_ident("domain_table", &p.const_text(value))?,
                 "domain_col" => r.domain_col = sql_ident("domain_col", &p.const_text(value))?,
                 "did_col" => r.did_col = sql_ident("did_col", &p.const_text(value))?,
+                "flags_col" => r.flags_col = sql_ident("flags_col", &p.const_text(value))?,
+                "load_domain_attrs" => r.load_attrs = const_int(p, value).is_some_and(|n| n != 0),
                 other => {
                     if !ignored.contains(&other) {
                         ignored.push(other);
@@ -105,8 +126,8 @@ impl DomainParams {
         }
         if !ignored.is_empty() {
             warnings.push(format!(
-                "parameters with no effect (domain attributes and `myself` registration are \
-                 not built): {}",
+                "parameters with no effect (Kamailio's domain attributes and `myself` \
+                 registration are not built): {}",
                 ignored.join(", ")
             ));
         }
@@ -147,6 +168,9 @@ pub struct DomainSet {
     ids: HashMap<Box<[u8]>, Box<str>>,
     /// The rows in the order they were read.
     rows: Vec<DomainEntry>,
+    /// SER 2.x domain attributes by did: name and value, newest (last
+    /// read) first.
+    attrs: HashMap<Box<str>, crate::attrs::AttrList>,
 }
 
 impl DomainSet {
@@ -172,6 +196,27 @@ impl DomainSet {
             set.rows.push(row);
         }
         (set, notes)
+    }
+
+    /// Adds the `domain_attrs` rows (did, attribute), in the order read.
+    pub fn set_attrs(&mut self, rows: &[(String, crate::store::tables::AttrRow)]) {
+        self.attrs.clear();
+        for (did, a) in rows.iter().rev() {
+            self.attrs
+                .entry(did.as_str().into())
+                .or_default()
+                .push((a.name.as_bytes().into(), crate::attrs::attr_value(a)));
+        }
+    }
+
+    /// The attributes of a did, newest first.
+    pub fn attrs(&self, did: &str) -> &[(Box<[u8]>, Value<'static>)] {
+        self.attrs.get(did).map_or(&[], |v| v.as_slice())
+    }
+
+    /// How many attributes are cached.
+    pub fn attr_count(&self) -> usize {
+        self.attrs.values().map(Vec::len).sum()
     }
 
     /// The id of `host`'s domain when it is local.
@@ -221,10 +266,21 @@ impl std::fmt::Debug for Domains {
 
 /// Reads the table.
 fn query(db: &mut Db, p: &DomainParams) -> Result<(Vec<DomainEntry>, Vec<String>), DbError> {
-    let sql = format!("SELECT {}, {} FROM {}", p.domain_col, p.did_col, p.table);
+    let sql = if p.ser2 {
+        format!(
+            "SELECT {}, {}, {} FROM {}",
+            p.domain_col, p.did_col, p.flags_col, p.table
+        )
+    } else {
+        format!("SELECT {}, {} FROM {}", p.domain_col, p.did_col, p.table)
+    };
     let mut rows = Vec::new();
     let mut notes = Vec::new();
     for (i, row) in db.query(&sql, &[])?.into_iter().enumerate() {
+        let flags = row.get(2).and_then(crate::store::Cell::as_i64).unwrap_or(0);
+        if flags & crate::store::tables::ser_flags::DISABLED != 0 {
+            continue;
+        }
         let domain = cell_text(row.first());
         let did = cell_text(row.get(1));
         match (domain, did) {
@@ -265,8 +321,14 @@ impl Domains {
         let (rows, mut notes) = pool
             .run_blocking(move |db| query(db, &params))
             .map_err(|e| format!("cannot read the domain table: {e}"))?;
-        let (set, more) = DomainSet::from_rows(rows);
+        let (mut set, more) = DomainSet::from_rows(rows);
         notes.extend(more);
+        if self.params.load_attrs {
+            let attrs = pool
+                .run_blocking(crate::store::tables::domain_attrs)
+                .map_err(|e| format!("cannot read the domain_attrs table: {e}"))?;
+            set.set_attrs(&attrs);
+        }
         let loaded = set.len();
         self.install(set);
         Ok(LoadReport { loaded, notes })
@@ -389,10 +451,18 @@ pub(crate) fn lookup_domain(ctx: &mut MsgCtx<'_, '_>, args: &Args<'_>) -> Ret {
         return Ret::Code(-1);
     };
     let value = Value::owned(did.as_bytes().to_vec());
-    if !ctx
+    let mut ok = ctx
         .avps
-        .add(class, track, AvpName::Str(name.into_boxed_slice()), value)
-    {
+        .add(class, track, AvpName::Str(name.into_boxed_slice()), value);
+    if ser_form {
+        // Oldest first, so that the newest reads first as in the cache.
+        for (n, v) in set.attrs(did).iter().rev() {
+            ok &= ctx
+                .avps
+                .add(class, track, AvpName::Str(n.clone()), v.clone());
+        }
+    }
+    if !ok {
         ctx.log(
             level::L_ERR,
             "lookup_domain(): too many AVPs in this message",

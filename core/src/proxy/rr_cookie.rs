@@ -164,6 +164,7 @@ fn push_item(out: &mut Vec<u8>, a: &AvpItem) {
         AvpClass::Uri => b'r',
         AvpClass::User => b'u',
         AvpClass::Domain => b'd',
+        AvpClass::Global => b'g',
     });
     out.push(match a.track {
         AvpTrackSide::From => b'f',
@@ -220,6 +221,7 @@ impl Reader<'_> {
             b'r' => AvpClass::Uri,
             b'u' => AvpClass::User,
             b'd' => AvpClass::Domain,
+            b'g' => AvpClass::Global,
             _ => return None,
         };
         let track = match self.byte()? {

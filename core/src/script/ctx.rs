@@ -103,6 +103,10 @@ pub enum AvpClass {
     Uri,
     User,
     Domain,
+    /// SER 2.x's global attributes (gflags' `global_attrs`): shared by
+    /// every message, read from [`Config::global_attrs`], never stored in
+    /// a message's [`Avps`].
+    Global,
 }
 
 /// The track of an AVP: the caller's (From) or the callee's (To) side.
@@ -143,8 +147,13 @@ pub struct AvpSel {
     pub write_class: AvpClass,
 }
 
-/// All classes, in SER's search order.
-pub const ALL_CLASSES: &[AvpClass] = &[AvpClass::Uri, AvpClass::User, AvpClass::Domain];
+/// All classes, in SER's search order (URI, user, domain, global).
+pub const ALL_CLASSES: &[AvpClass] = &[
+    AvpClass::Uri,
+    AvpClass::User,
+    AvpClass::Domain,
+    AvpClass::Global,
+];
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct AvpEntry {
@@ -173,7 +182,9 @@ pub struct AvpItem {
 /// Kamailio's `$avp(name)` and SER's `$name` are the same AVP: an AVP
 /// written without a track or class goes to the From track, URI class
 /// (SER's `add_avp` default); a read without a class searches the URI,
-/// user and domain classes in that order, newest first within each.
+/// user and domain classes in that order, newest first within each, then
+/// the global attributes ([`Config::global_attrs`], see
+/// [`MsgCtx::avp_get`]).
 #[derive(Clone, Debug, Default)]
 pub struct Avps {
     /// Oldest first; reads walk it backwards.
@@ -534,6 +545,10 @@ pub struct Config {
     /// Accounting (`acc`, `acc_db`, `acc_syslog`), set up at start when
     /// the config loads one of them.
     pub acc: Option<std::sync::Arc<crate::acc::Acc>>,
+    /// SER 2.x's avp_db store (`user_attrs`, `uri_attrs`).
+    pub avp_db: Option<std::sync::Arc<crate::store::Pool>>,
+    /// SER 2.x's global attributes (gflags' `load_global_attrs`).
+    pub global_attrs: Option<std::sync::Arc<crate::attrs::GlobalAttrs>>,
     /// `modparam("rr", "enable_full_lr", 1)`: our Record-Routes say
     /// `;lr=on` instead of `;lr` (default off).
     pub rr_full_lr: bool,
@@ -571,6 +586,8 @@ impl Default for Config {
             policy: Default::default(),
             avpops: None,
             acc: None,
+            avp_db: None,
+            global_attrs: None,
             rr_full_lr: false,
             rr_append_fromtag: true,
             rr_cookies: None,
@@ -936,6 +953,43 @@ impl<'m, 'a> MsgCtx<'m, 'a> {
             a.clear();
             ACTIONS_POOL.with(|c| c.set(Some(a)));
         }
+    }
+
+    /// The `index`th value of an AVP (0 = newest, negative from the
+    /// oldest), searching the message's AVPs and then, when `sel`'s
+    /// classes include [`AvpClass::Global`], the global attributes.
+    pub fn avp_get(&self, sel: &AvpSel, index: i64) -> Option<Value<'static>> {
+        if let Some(v) = self.avps.get(sel, index) {
+            return Some(v.clone());
+        }
+        if !sel.classes.contains(&AvpClass::Global) {
+            return None;
+        }
+        let g = self.config.global_attrs.as_deref()?;
+        let own = self.avps.values(sel).count();
+        let AvpName::Str(name) = &sel.name else {
+            return None;
+        };
+        if index >= 0 {
+            let i = usize::try_from(index).ok()?.checked_sub(own)?;
+            g.get(name, i)
+        } else {
+            // Counting from the oldest: the global values are the oldest.
+            let back = usize::try_from(index.unsigned_abs()).ok()?;
+            let n = g.count(name);
+            n.checked_sub(back).and_then(|i| g.get(name, i))
+        }
+    }
+
+    /// Every value of an AVP, newest first, the global ones last.
+    pub fn avp_values(&self, sel: &AvpSel) -> Vec<Value<'static>> {
+        let mut out: Vec<Value<'static>> = self.avps.values(sel).cloned().collect();
+        if sel.classes.contains(&AvpClass::Global)
+            && let (Some(g), AvpName::Str(name)) = (self.config.global_attrs.as_deref(), &sel.name)
+        {
+            out.extend(g.values(name));
+        }
+        out
     }
 
     /// Writes a log line through the sink, with the configured threshold.

@@ -813,27 +813,23 @@ impl Pv {
             },
             Pv::Hdr { name, index } => hdr_value(msg, name, *index),
             Pv::Avp { sel, index } => match index {
-                Index::None => ctx.avps.get(sel, 0).map_or(Value::Null, |v| v.clone()),
-                Index::Nth(n) => ctx.avps.get(sel, *n).map_or(Value::Null, |v| v.clone()),
+                Index::None => ctx.avp_get(sel, 0).unwrap_or(Value::Null),
+                Index::Nth(n) => ctx.avp_get(sel, *n).unwrap_or(Value::Null),
                 Index::All => {
                     // Every value, newest first, joined with "," (one
                     // value is returned as it is).
-                    let mut it = ctx.avps.values(sel);
-                    match (it.next(), it.next()) {
-                        (None, _) => return Value::Null,
-                        (Some(v), None) => return v.clone(),
-                        _ => {}
+                    let all = ctx.avp_values(sel);
+                    if all.len() <= 1 {
+                        return all.into_iter().next().unwrap_or(Value::Null);
                     }
                     let mut out = Vec::new();
-                    let mut any = false;
-                    for v in ctx.avps.values(sel) {
-                        if any {
+                    for (i, v) in all.iter().enumerate() {
+                        if i > 0 {
                             out.push(b',');
                         }
-                        any = true;
                         v.append_to(&mut out);
                     }
-                    if any { Value::owned(out) } else { Value::Null }
+                    Value::owned(out)
                 }
             },
             Pv::Var(slot) => ctx.vars.get(*slot).clone(),

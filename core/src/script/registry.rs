@@ -595,6 +595,12 @@ pub static BUILTINS: &[(&str, &str, BuiltinFn)] = &[
     ("avpops", "avp_delete", crate::avpops::avp_delete),
     ("avpops", "avp_pushto", crate::avpops::avp_pushto),
     ("avpops", "avp_check", crate::avpops::avp_check),
+    ("uri_db", "lookup_user", crate::attrs::uri_db::lookup_user),
+    ("avp_db", "load_attrs", crate::attrs::avp_db::load_attrs),
+    ("avp", "del_attr", crate::attrs::avp::del_attr),
+    ("avp", "attr2uri", crate::attrs::avp::attr2uri),
+    ("avp", "xlset_attr", crate::attrs::avp::xlset_attr),
+    ("avp", "replace_attr_hf", crate::attrs::avp::replace_attr_hf),
 ];
 
 /// Whether a built-in implements `module`'s `name`.

@@ -297,11 +297,17 @@ mod tests {
                 ("subscriber", 1),
                 ("location", 2),
                 ("aliases", 2),
-                ("domain", 1),
+                ("domain", 2),
                 ("trusted", 1),
                 ("usr_preferences", 1),
                 ("acc", 1),
                 ("missed_calls", 1),
+                ("credentials", 1),
+                ("uri", 1),
+                ("user_attrs", 1),
+                ("uri_attrs", 1),
+                ("domain_attrs", 1),
+                ("global_attrs", 1),
             ]
         );
         for b in ALL {
@@ -371,7 +377,7 @@ mod tests {
             .unwrap();
         let mut db = Db::open(&url).unwrap();
         let r = db.migrate().unwrap();
-        assert_eq!(r.created.len(), 9, "{r:?}");
+        assert_eq!(r.created.len(), 15, "{r:?}");
         assert!(db.migrate().unwrap().is_noop());
         assert_eq!(table_version(&mut db, "location").unwrap(), Some(2));
         drop(db);

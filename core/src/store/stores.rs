@@ -3,7 +3,8 @@
 //!
 //! A module needs a database when it has a `db_url` modparam, or when it
 //! cannot work without one (`auth_db`, `uri_db`, `domain`, `permissions`, `avpops`,
-//! `acc_db`, `acc` with a `db_flag`, and `usrloc` with a `db_mode` above 0); without a `db_url` such a module
+//! `avp_db`, `gflags` with `load_global_attrs`, `acc_db`, `acc` with a
+//! `db_flag`, and `usrloc` with a `db_mode` above 0); without a `db_url` such a module
 //! gets the embedded SQLite file ([`super::DEFAULT_URL`]) where Kamailio
 //! would try its default MySQL URL. `ser --db=URL` replaces every URL, so
 //! a config written for MySQL can be tried on SQLite first.
@@ -24,7 +25,14 @@ use ser_cfg::ir::Program;
 use super::{DbUrl, Pool, PoolConfig, PoolEvent, PoolStats};
 
 /// Modules that cannot work without a database.
-const NEED_DB: &[&str] = &["auth_db", "uri_db", "domain", "permissions", "avpops"];
+const NEED_DB: &[&str] = &[
+    "auth_db",
+    "uri_db",
+    "domain",
+    "permissions",
+    "avpops",
+    "avp_db",
+];
 
 /// Every pool, and which module uses which.
 #[derive(Default)]
@@ -63,8 +71,10 @@ pub fn module_urls(p: &Program) -> Vec<(String, String)> {
                 && m.params
                     .iter()
                     .any(|(k, _)| matches!(p.str(*k), "db_flag" | "db_missed_flag" | "db_url")));
-        let needed =
-            NEED_DB.contains(&name.as_str()) || (name == "usrloc" && db_mode > 0) || acc_db;
+        let needed = NEED_DB.contains(&name.as_str())
+            || (name == "usrloc" && db_mode > 0)
+            || (name == "gflags" && crate::attrs::wants_global_attrs(p))
+            || acc_db;
         let switched_off = url.as_deref().is_some_and(|u| u.trim().is_empty());
         if !needed || switched_off {
             continue;

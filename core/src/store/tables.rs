@@ -897,6 +897,221 @@ pub fn acc_by_callid(db: &mut Db, t: AccTable, callid: &str) -> Result<Vec<AccRo
 }
 
 // ---------------------------------------------------------------------------
+// SER 2.x user data: credentials, uri and the attribute tables
+
+/// The bits of the `flags` column of SER 2.x's tables (SER's `DB_*`,
+/// later `SRDB_*` flags).
+pub mod ser_flags {
+    /// The row is for SER (rows without it are skipped).
+    pub const LOAD_SER: i64 = 1;
+    /// The row is disabled.
+    pub const DISABLED: i64 = 1 << 1;
+    /// Canonical entry (domain or URI).
+    pub const CANON: i64 = 1 << 2;
+    /// The URI may be used in To (and the Request-URI).
+    pub const IS_TO: i64 = 1 << 3;
+    /// The URI may be used in From.
+    pub const IS_FROM: i64 = 1 << 4;
+    /// The credentials may be used by serweb.
+    pub const FOR_SERWEB: i64 = 1 << 5;
+    pub const PENDING: i64 = 1 << 6;
+    pub const DELETED: i64 = 1 << 7;
+}
+
+/// A usable row of `credentials`: what digest authentication needs and the
+/// user it authenticates.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SerCredentials {
+    pub password: String,
+    pub ha1: String,
+    pub ha1b: String,
+    pub uid: String,
+    pub flags: i64,
+}
+
+/// Whether a row with these flags is one SER uses (has `LOAD_SER`, is not
+/// `DISABLED`).
+pub fn ser_row_enabled(flags: i64) -> bool {
+    flags & ser_flags::LOAD_SER != 0 && flags & ser_flags::DISABLED == 0
+}
+
+/// The credentials of `auth_username` in `realm` (table `credentials`):
+/// the first row, in id order, that is for SER and not disabled.
+pub fn ser_credentials(
+    db: &mut Db,
+    auth_username: &str,
+    realm: &str,
+) -> Result<Option<SerCredentials>, DbError> {
+    let names = ["password", "ha1", "ha1b", "uid", "flags"];
+    for row in db.query(
+        "SELECT password, ha1, ha1b, uid, flags FROM credentials \
+         WHERE auth_username = ? AND realm = ? ORDER BY id",
+        &[auth_username.into(), realm.into()],
+    )? {
+        let mut c = Cols::new("credentials", row, &names);
+        let r = SerCredentials {
+            password: c.text()?,
+            ha1: c.text()?,
+            ha1b: c.text()?,
+            uid: c.text()?,
+            flags: c.opt_int()?.unwrap_or(0),
+        };
+        if ser_row_enabled(r.flags) {
+            return Ok(Some(r));
+        }
+    }
+    Ok(None)
+}
+
+/// The uid of the URI `scheme:username@<did>` in table `uri`: the first
+/// row, in id order, that is for SER, not disabled, and has every bit of
+/// `need` (`IS_TO` or `IS_FROM`). Also returns that row's flags.
+pub fn uri_uid(
+    db: &mut Db,
+    username: &str,
+    did: &str,
+    scheme: &str,
+    need: i64,
+) -> Result<Option<(String, i64)>, DbError> {
+    let names = ["uid", "flags"];
+    for row in db.query(
+        "SELECT uid, flags FROM uri WHERE username = ? AND did = ? AND scheme = ? ORDER BY id",
+        &[username.into(), did.into(), scheme.into()],
+    )? {
+        let mut c = Cols::new("uri", row, &names);
+        let uid = c.opt_text()?;
+        let flags = c.opt_int()?;
+        match (uid, flags) {
+            (Some(uid), Some(f)) if ser_row_enabled(f) && f & need == need => {
+                return Ok(Some((uid, f)));
+            }
+            _ => {}
+        }
+    }
+    Ok(None)
+}
+
+/// A row of an attribute table: `type` 2 is a string (SER's
+/// `AVP_VAL_STR`), anything else an integer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AttrRow {
+    pub name: String,
+    pub type_: i64,
+    pub value: Option<String>,
+    pub flags: i64,
+}
+
+impl AttrRow {
+    /// Whether the value is a string (else an integer).
+    pub fn is_str(&self) -> bool {
+        self.type_ == 2
+    }
+}
+
+/// Reads attribute rows (`name, type, value, flags` after `lead` key
+/// columns), keeping those with `LOAD_SER` (SER's avp_db and gflags skip
+/// the others; a NULL name, type or flags is skipped too).
+fn attr_rows(
+    db: &mut Db,
+    table: &'static str,
+    sql_text: &str,
+    params: &[Cell],
+    lead: usize,
+) -> Result<Vec<(Vec<String>, AttrRow)>, DbError> {
+    let mut names: Vec<&'static str> = vec!["key"; lead];
+    names.extend(["name", "type", "value", "flags"]);
+    let mut out = Vec::new();
+    for row in db.query(sql_text, params)? {
+        let mut c = Cols::new(table, row, &names);
+        let mut keys = Vec::with_capacity(lead);
+        for _ in 0..lead {
+            keys.push(c.text()?);
+        }
+        let name = c.opt_text()?;
+        let type_ = c.opt_int()?;
+        let value = c.opt_text()?;
+        let flags = c.opt_int()?;
+        if let (Some(name), Some(type_), Some(flags)) = (name, type_, flags)
+            && flags & ser_flags::LOAD_SER != 0
+        {
+            out.push((
+                keys,
+                AttrRow {
+                    name,
+                    type_,
+                    value,
+                    flags,
+                },
+            ));
+        }
+    }
+    Ok(out)
+}
+
+/// The attributes of user `uid` (`user_attrs`), in id order.
+pub fn user_attrs(db: &mut Db, uid: &str) -> Result<Vec<AttrRow>, DbError> {
+    Ok(attr_rows(
+        db,
+        "user_attrs",
+        "SELECT name, type, value, flags FROM user_attrs WHERE uid = ? ORDER BY id",
+        &[uid.into()],
+        0,
+    )?
+    .into_iter()
+    .map(|(_, a)| a)
+    .collect())
+}
+
+/// The attributes of the URI `scheme:username@<did>` (`uri_attrs`).
+pub fn uri_attrs(
+    db: &mut Db,
+    username: &str,
+    did: &str,
+    scheme: &str,
+) -> Result<Vec<AttrRow>, DbError> {
+    Ok(attr_rows(
+        db,
+        "uri_attrs",
+        "SELECT name, type, value, flags FROM uri_attrs \
+         WHERE username = ? AND did = ? AND scheme = ? ORDER BY id",
+        &[username.into(), did.into(), scheme.into()],
+        0,
+    )?
+    .into_iter()
+    .map(|(_, a)| a)
+    .collect())
+}
+
+/// Every domain attribute, with its did (`domain_attrs`; a NULL did is
+/// empty).
+pub fn domain_attrs(db: &mut Db) -> Result<Vec<(String, AttrRow)>, DbError> {
+    Ok(attr_rows(
+        db,
+        "domain_attrs",
+        "SELECT did, name, type, value, flags FROM domain_attrs ORDER BY id",
+        &[],
+        1,
+    )?
+    .into_iter()
+    .map(|(mut k, a)| (k.pop().unwrap_or_default(), a))
+    .collect())
+}
+
+/// Every global attribute (`global_attrs`).
+pub fn global_attrs(db: &mut Db) -> Result<Vec<AttrRow>, DbError> {
+    Ok(attr_rows(
+        db,
+        "global_attrs",
+        "SELECT name, type, value, flags FROM global_attrs ORDER BY id",
+        &[],
+        0,
+    )?
+    .into_iter()
+    .map(|(_, a)| a)
+    .collect())
+}
+
+// ---------------------------------------------------------------------------
 // version
 
 /// Every row of `version`: table name and version, sorted by name.
@@ -934,5 +1149,94 @@ mod tests {
         assert!(matches!(c.text(), Err(DbError::Query(_))));
         assert!(matches!(c.int(), Err(DbError::Query(_))));
         assert!(matches!(c.int(), Err(DbError::Query(_))), "missing column");
+    }
+
+    #[test]
+    fn store_ser2_rows_follow_the_flags() {
+        let dir = std::env::temp_dir().join(format!("ser-ser2-unit-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let url =
+            super::super::DbUrl::parse(&format!("sqlite://{}/ser.db", dir.display())).unwrap();
+        let mut db = Db::open(&url).unwrap();
+        db.migrate().unwrap();
+        let ins = |db: &mut Db, sql_text: &str| {
+            db.exec(sql_text, &[]).unwrap();
+        };
+        // A disabled row first, then one not for SER, then the good one.
+        ins(
+            &mut db,
+            "INSERT INTO credentials (auth_username, realm, password, flags, uid) \
+                      VALUES ('alice', 'r', 'old', 3, 'u-old')",
+        );
+        ins(
+            &mut db,
+            "INSERT INTO credentials (auth_username, realm, password, flags, uid) \
+                      VALUES ('alice', 'r', 'web', 32, 'u-web')",
+        );
+        ins(
+            &mut db,
+            "INSERT INTO credentials (auth_username, realm, password, flags, uid) \
+                      VALUES ('alice', 'r', 'pw', 33, 'u-1')",
+        );
+        let c = ser_credentials(&mut db, "alice", "r").unwrap().unwrap();
+        assert_eq!((c.password.as_str(), c.uid.as_str()), ("pw", "u-1"));
+        assert_eq!(ser_credentials(&mut db, "alice", "other").unwrap(), None);
+        // uri: IS_TO only for the first, IS_FROM only for the second.
+        ins(
+            &mut db,
+            "INSERT INTO uri (uid, did, username, flags) VALUES ('u-to', 'd1', 'bob', 9)",
+        );
+        ins(
+            &mut db,
+            "INSERT INTO uri (uid, did, username, flags) VALUES ('u-from', 'd1', 'bob', 17)",
+        );
+        ins(
+            &mut db,
+            "INSERT INTO uri (uid, did, username, flags) VALUES ('u-off', 'd1', 'carol', 27)",
+        );
+        let to = uri_uid(&mut db, "bob", "d1", "sip", ser_flags::IS_TO).unwrap();
+        assert_eq!(to.map(|t| t.0), Some("u-to".to_string()));
+        let from = uri_uid(&mut db, "bob", "d1", "sip", ser_flags::IS_FROM).unwrap();
+        assert_eq!(from.map(|t| t.0), Some("u-from".to_string()));
+        assert_eq!(
+            uri_uid(&mut db, "bob", "d1", "sips", ser_flags::IS_TO).unwrap(),
+            None
+        );
+        assert_eq!(
+            uri_uid(&mut db, "carol", "d1", "sip", ser_flags::IS_TO).unwrap(),
+            None
+        );
+        // Attributes: only LOAD_SER rows.
+        ins(
+            &mut db,
+            "INSERT INTO user_attrs (uid, name, value, type, flags) VALUES ('u-1', 'a', 'x', 2, 1)",
+        );
+        ins(
+            &mut db,
+            "INSERT INTO user_attrs (uid, name, value, type, flags) VALUES ('u-1', 'b', '5', 0, 0)",
+        );
+        let a = user_attrs(&mut db, "u-1").unwrap();
+        assert_eq!(a.len(), 1);
+        assert!(a[0].is_str());
+        ins(
+            &mut db,
+            "INSERT INTO domain_attrs (did, name, value, type, flags) VALUES ('d1', 'digest_realm', 'r', 2, 1)",
+        );
+        ins(
+            &mut db,
+            "INSERT INTO global_attrs (name, value, type, flags) VALUES ('gw_ip', '192.0.2.1', 2, 1)",
+        );
+        ins(
+            &mut db,
+            "INSERT INTO uri_attrs (username, did, name, value, type, flags) VALUES ('bob', 'd1', 'n', '7', 0, 1)",
+        );
+        assert_eq!(domain_attrs(&mut db).unwrap()[0].0, "d1");
+        assert_eq!(
+            global_attrs(&mut db).unwrap()[0].value.as_deref(),
+            Some("192.0.2.1")
+        );
+        assert_eq!(uri_attrs(&mut db, "bob", "d1", "sip").unwrap()[0].type_, 0);
+        drop(db);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -18,7 +18,7 @@ pub const METHODS: &[Method] = &[
     ),
     m(
         "domain.dump",
-        "Dumps the cached domain table: {domains: {{domain, did}, ...}, attributes: {}}.",
+        "Dumps the cached domain table: {domains: {{domain, did}, ...}, attributes: {{did, name, value}, ...}}.",
         dump,
     ),
 ];
@@ -67,8 +67,24 @@ fn dump(c: &mut Call<'_>, w: &mut Writer) -> RpcResult {
         w.struct_end();
     }
     w.struct_end();
-    // Domain attributes are not built: always empty.
+    // SER 2.x domain attributes (load_domain_attrs), by did.
     w.member_struct("attributes");
+    let mut dids: Vec<&str> = set
+        .rows()
+        .iter()
+        .map(|r| r.did.as_deref().unwrap_or(&r.domain))
+        .collect();
+    dids.sort_unstable();
+    dids.dedup();
+    for did in dids {
+        for (name, value) in set.attrs(did).iter().rev() {
+            w.struct_start();
+            w.name("did").str(did);
+            w.name("name").str(&name[..]);
+            w.name("value").str(&value.to_bytes()[..]);
+            w.struct_end();
+        }
+    }
     w.struct_end();
     w.struct_end();
     Ok(())

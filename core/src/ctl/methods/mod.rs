@@ -6,11 +6,13 @@
 //! - [`cfg`]: run-time configuration (`cfg.*`);
 //! - [`stats`]: statistics (`stats.*`, `cnt.*`, `tm.stats`, `sl.stats`);
 //! - [`domain`]: the cached table of local domains (`domain.*`);
+//! - [`global`]: SER 2.x's cached global attributes (`global.*`);
 //! - [`permissions`]: the cached trusted table (`permissions.trusted*`).
 
 pub mod cfg;
 pub mod core;
 pub mod domain;
+pub mod global;
 pub mod permissions;
 pub mod stats;
 pub mod ul;
@@ -41,6 +43,7 @@ const FAMILIES: &[&[Method]] = &[
     cfg::METHODS,
     stats::METHODS,
     domain::METHODS,
+    global::METHODS,
     permissions::METHODS,
 ];
 
