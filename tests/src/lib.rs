@@ -16,6 +16,7 @@ pub mod dbserver;
 pub mod kamailio;
 pub mod proxy_check;
 pub mod router;
+pub mod ser2;
 pub mod sipp;
 pub mod tm_check;
 

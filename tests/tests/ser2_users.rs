@@ -15,12 +15,10 @@
 //! sent to the gateway `$gw_ip` with a Remote-Party-ID built from the
 //! caller's `asserted_id`.
 
-use std::time::Duration;
-
-use ser_core::auth::digest::{self, Hash, Qop};
-use ser_core::store::{Db, DbUrl};
+use ser_core::store::DbUrl;
 use ser_tests::dbserver::DbServer;
 use ser_tests::router::{Peer, Router, Start, TempDir, first_line, header, headers};
+use ser_tests::ser2::{REALM, WAIT, nonce_of, reply, response, seed};
 
 const CONFIG: &str = r#"loadpath "/usr/lib/ser/modules:/usr/lib/ser/modules_s"
 listen=udp:127.0.0.1:{PORT}
@@ -126,51 +124,6 @@ route[PSTN] {
 }
 "#;
 
-const WAIT: Duration = Duration::from_secs(5);
-const REALM: &str = "digest.example";
-
-/// The SER 2.x rows: example.com (did d1, realm digest.example); alice
-/// (password wonderland, uid u-alice, asserted_id), mallory (disabled),
-/// bob (uid u-bob, always forwarded to `fwd`); the gateway address.
-fn seed(url: &DbUrl, fwd: &str) {
-    let mut db = Db::open(url).unwrap_or_else(|e| panic!("open {url}: {e}"));
-    db.migrate().expect("migrate");
-    let rows = [
-        "INSERT INTO domain (domain, did, flags) VALUES ('example.com', 'd1', 1)".to_string(),
-        format!(
-            "INSERT INTO domain_attrs (did, name, type, value, flags) \
-             VALUES ('d1', 'digest_realm', 2, '{REALM}', 1)"
-        ),
-        // flags 33 = LOAD_SER | FOR_SERWEB; 3 = LOAD_SER | DISABLED.
-        format!(
-            "INSERT INTO credentials (auth_username, did, realm, password, flags, uid) \
-             VALUES ('alice', 'd1', '{REALM}', 'wonderland', 33, 'u-alice')"
-        ),
-        format!(
-            "INSERT INTO credentials (auth_username, did, realm, password, flags, uid) \
-             VALUES ('mallory', 'd1', '{REALM}', 'evil', 3, 'u-mallory')"
-        ),
-        // 25 = LOAD_SER | IS_TO | IS_FROM.
-        "INSERT INTO uri (uid, did, username, flags) VALUES ('u-alice', 'd1', 'alice', 25)"
-            .to_string(),
-        "INSERT INTO uri (uid, did, username, flags) VALUES ('u-bob', 'd1', 'bob', 25)".to_string(),
-        "INSERT INTO uri (uid, did, username, flags) VALUES ('u-mallory', 'd1', 'mallory', 25)"
-            .to_string(),
-        format!(
-            "INSERT INTO user_attrs (uid, name, value, type, flags) \
-             VALUES ('u-bob', 'fwd_always_target', '{fwd}', 2, 1)"
-        ),
-        "INSERT INTO user_attrs (uid, name, value, type, flags) \
-         VALUES ('u-alice', 'asserted_id', '+4930999', 2, 1)"
-            .to_string(),
-        "INSERT INTO global_attrs (name, type, value, flags) VALUES ('gw_ip', 2, '127.0.0.1', 1)"
-            .to_string(),
-    ];
-    for q in &rows {
-        db.exec(q, &[]).unwrap_or_else(|e| panic!("{q}: {e}"));
-    }
-}
-
 /// A REGISTER for `to_user` at example.com from `peer`, with credentials
 /// `(user, nonce, response)` when given.
 fn register(r: &Router, peer: &Peer, cseq: u32, to_user: &str, auth: Option<(&str, &str, &str)>) {
@@ -197,33 +150,6 @@ fn register(r: &Router, peer: &Peer, cseq: u32, to_user: &str, auth: Option<(&st
     peer.send(r.addr(), msg.as_bytes());
 }
 
-/// The next reply `peer` gets that is not a 100.
-fn reply(r: &Router, peer: &Peer) -> String {
-    loop {
-        let (m, _) = peer
-            .recv(WAIT)
-            .unwrap_or_else(|| panic!("no reply\n{}", r.stderr()));
-        if !first_line(&m).starts_with("SIP/2.0 100") {
-            return m;
-        }
-    }
-}
-
-fn nonce_of(reply: &str) -> String {
-    let h = header(reply, "WWW-Authenticate").unwrap_or_else(|| panic!("no challenge: {reply}"));
-    let start = h.find("nonce=\"").expect("a nonce") + 7;
-    let len = h[start..].find('"').expect("closing quote");
-    h[start..start + len].to_string()
-}
-
-fn response(user: &str, pw: &str, nonce: &str) -> String {
-    let ha1 = digest::ha1(Hash::Md5, user.as_bytes(), REALM.as_bytes(), pw.as_bytes());
-    let ha2 = digest::ha2(Hash::Md5, b"REGISTER", b"sip:example.com");
-    digest::response(Hash::Md5, &ha1, nonce.as_bytes(), Qop::None, &ha2)
-        .as_str()
-        .to_string()
-}
-
 /// A challenge-then-answer REGISTER; the final reply.
 fn register_with(r: &Router, peer: &Peer, cseq: u32, user: &str, pw: &str, to: &str) -> String {
     register(r, peer, cseq, to, None);
@@ -232,13 +158,17 @@ fn register_with(r: &Router, peer: &Peer, cseq: u32, user: &str, pw: &str, to: &
         first_line(&challenge).starts_with("SIP/2.0 401"),
         "{challenge}"
     );
-    let nonce = nonce_of(&challenge);
+    let nonce = nonce_of(&challenge, "WWW-Authenticate");
     register(
         r,
         peer,
         cseq + 1,
         to,
-        Some((user, &nonce, &response(user, pw, &nonce))),
+        Some((
+            user,
+            &nonce,
+            &response(user, pw, &nonce, "REGISTER", "sip:example.com"),
+        )),
     );
     reply(r, peer)
 }
