@@ -464,6 +464,33 @@ pub fn headers<'m>(msg: &'m str, name: &str) -> Vec<&'m str> {
         .collect()
 }
 
+/// A UAS's reply to `req`: its Vias and Record-Routes (RFC 3261 12.1.1),
+/// From, Call-ID, CSeq, its To with `;tag=TAG` added when it has none,
+/// and `Contact: <CONTACT>` when given.
+pub fn uas_reply(req: &str, code: u16, reason: &str, tag: &str, contact: Option<&str>) -> String {
+    let mut out = format!("SIP/2.0 {code} {reason}\r\n");
+    for v in headers(req, "Via") {
+        out.push_str(&format!("Via: {v}\r\n"));
+    }
+    for rr in headers(req, "Record-Route") {
+        out.push_str(&format!("Record-Route: {rr}\r\n"));
+    }
+    for h in ["From", "Call-ID", "CSeq"] {
+        out.push_str(&format!("{h}: {}\r\n", header(req, h).unwrap_or_default()));
+    }
+    let to = header(req, "To").unwrap_or_default();
+    if to.contains(";tag=") {
+        out.push_str(&format!("To: {to}\r\n"));
+    } else {
+        out.push_str(&format!("To: {to};tag={tag}\r\n"));
+    }
+    if let Some(c) = contact {
+        out.push_str(&format!("Contact: <{c}>\r\n"));
+    }
+    out.push_str("Content-Length: 0\r\n\r\n");
+    out
+}
+
 /// The first line of a message.
 pub fn first_line(msg: &str) -> &str {
     msg.split("\r\n").next().unwrap_or("")

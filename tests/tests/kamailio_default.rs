@@ -28,7 +28,7 @@
 
 use std::time::Duration;
 
-use ser_tests::router::{Peer, Router, Start, first_line, header, headers};
+use ser_tests::router::{Peer, Router, Start, first_line, header, headers, uas_reply};
 use ser_tests::workspace_root;
 
 const WAIT: Duration = Duration::from_secs(3);
@@ -107,29 +107,6 @@ fn request(
     )
 }
 
-/// A reply from a UAS to `req`: its Vias and Record-Routes, a To tag.
-fn reply_to(req: &str, code: u16, reason: &str, port: u16) -> String {
-    let mut out = format!("SIP/2.0 {code} {reason}\r\n");
-    for v in headers(req, "Via") {
-        out.push_str(&format!("Via: {v}\r\n"));
-    }
-    for rr in headers(req, "Record-Route") {
-        out.push_str(&format!("Record-Route: {rr}\r\n"));
-    }
-    for h in ["From", "Call-ID", "CSeq"] {
-        out.push_str(&format!("{h}: {}\r\n", header(req, h).unwrap_or("")));
-    }
-    let to = header(req, "To").unwrap_or("");
-    if to.contains(";tag=") {
-        out.push_str(&format!("To: {to}\r\n"));
-    } else {
-        out.push_str(&format!("To: {to};tag=uas\r\n"));
-    }
-    out.push_str(&format!("Contact: <sip:uas@127.0.0.1:{port}>\r\n"));
-    out.push_str("Content-Length: 0\r\n\r\n");
-    out
-}
-
 fn register(r: &Router, user: &str, phone: &Peer) {
     let reg = request(
         "REGISTER",
@@ -188,7 +165,14 @@ fn kamailio_31_default_config_end_to_end() {
     for (code, reason) in [(180, "Ringing"), (200, "OK")] {
         bob.send(
             r.addr(),
-            reply_to(&inv, code, reason, bob.port()).as_bytes(),
+            uas_reply(
+                &inv,
+                code,
+                reason,
+                "uas",
+                Some(&format!("sip:uas@127.0.0.1:{}", bob.port())),
+            )
+            .as_bytes(),
         );
         let got = recv_skip_100(&alice, reason, &r);
         assert_eq!(first_line(&got), format!("SIP/2.0 {code} {reason}"));
@@ -215,7 +199,17 @@ fn kamailio_31_default_config_end_to_end() {
         assert_eq!(first_line(&got), format!("{method} {target} SIP/2.0"));
         assert_eq!(header(&got, "Route"), None, "{got}");
         if method == "BYE" {
-            bob.send(r.addr(), reply_to(&got, 200, "OK", bob.port()).as_bytes());
+            bob.send(
+                r.addr(),
+                uas_reply(
+                    &got,
+                    200,
+                    "OK",
+                    "uas",
+                    Some(&format!("sip:uas@127.0.0.1:{}", bob.port())),
+                )
+                .as_bytes(),
+            );
             let ok = recv_skip_100(&alice, "200 to BYE", &r);
             assert_eq!(first_line(&ok), "SIP/2.0 200 OK");
             assert_eq!(header(&ok, "CSeq"), Some("2 BYE"));
@@ -243,7 +237,14 @@ fn kamailio_31_default_config_end_to_end() {
     assert!(head.ends_with("P-hint: outbound"), "{got}");
     carol.send(
         r.addr(),
-        reply_to(&got, 486, "Busy Here", carol.port()).as_bytes(),
+        uas_reply(
+            &got,
+            486,
+            "Busy Here",
+            "uas",
+            Some(&format!("sip:uas@127.0.0.1:{}", carol.port())),
+        )
+        .as_bytes(),
     );
     let busy = recv_skip_100(&alice, "486", &r);
     assert_eq!(first_line(&busy), "SIP/2.0 486 Busy Here");
@@ -388,7 +389,14 @@ fn kamailio_31_default_config_accounting_to_the_database() {
         let (inv, _) = bob.recv(WAIT).expect("bob gets the INVITE");
         bob.send(
             r.addr(),
-            reply_to(&inv, code, reason, bob.port()).as_bytes(),
+            uas_reply(
+                &inv,
+                code,
+                reason,
+                "uas",
+                Some(&format!("sip:uas@127.0.0.1:{}", bob.port())),
+            )
+            .as_bytes(),
         );
         let got = recv_skip_100(&alice, reason, &r);
         assert_eq!(first_line(&got), format!("SIP/2.0 {code} {reason}"));
@@ -521,7 +529,17 @@ fn ser2_append_to_reply_and_append_hf() {
     assert_eq!(header(&got, "X-Strip-Me"), None, "{got}");
     // The relayed request has no reply-only header.
     assert_eq!(header(&got, "X-Reply-Hint"), None, "{got}");
-    uas.send(r.addr(), reply_to(&got, 200, "OK", uas.port()).as_bytes());
+    uas.send(
+        r.addr(),
+        uas_reply(
+            &got,
+            200,
+            "OK",
+            "uas",
+            Some(&format!("sip:uas@127.0.0.1:{}", uas.port())),
+        )
+        .as_bytes(),
+    );
     let ok = recv_skip_100(&uac, "200", &r);
     assert_eq!(first_line(&ok), "SIP/2.0 200 OK");
     assert_eq!(header(&ok, "X-Proxy"), None, "{ok}");

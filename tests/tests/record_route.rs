@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use ser_tests::router::{Peer, Router, Start, first_line, header, headers};
+use ser_tests::router::{Peer, Router, Start, first_line, header, headers, uas_reply};
 
 const CONFIG: &str = r#"#!KAMAILIO
 listen=udp:127.0.0.1:{PORT}
@@ -65,30 +65,6 @@ fn request(
     )
 }
 
-/// The UAS's reply to `req`: its Vias and Record-Routes (RFC 3261
-/// 12.1.1), From, To with a tag, Call-ID, CSeq, Contact.
-fn reply_to(req: &str, code: u16, reason: &str, uas_port: u16) -> String {
-    let mut out = format!("SIP/2.0 {code} {reason}\r\n");
-    for v in headers(req, "Via") {
-        out.push_str(&format!("Via: {v}\r\n"));
-    }
-    for rr in headers(req, "Record-Route") {
-        out.push_str(&format!("Record-Route: {rr}\r\n"));
-    }
-    for h in ["From", "Call-ID", "CSeq"] {
-        out.push_str(&format!("{h}: {}\r\n", header(req, h).unwrap()));
-    }
-    let to = header(req, "To").unwrap();
-    if to.contains(";tag=") {
-        out.push_str(&format!("To: {to}\r\n"));
-    } else {
-        out.push_str(&format!("To: {to};tag=uas1\r\n"));
-    }
-    out.push_str(&format!("Contact: <sip:bob@127.0.0.1:{uas_port}>\r\n"));
-    out.push_str("Content-Length: 0\r\n\r\n");
-    out
-}
-
 fn dialog_through_the_proxy(how: &Start<'_>) {
     let r = Router::start(CONFIG, how);
     let (uac, uas) = (Peer::new(), Peer::new());
@@ -112,7 +88,17 @@ fn dialog_through_the_proxy(how: &Start<'_>) {
     assert_eq!(header(&req, "Route"), None);
 
     // 200 OK: back to the UAC with our Record-Route.
-    uas.send(r.addr(), reply_to(&req, 200, "OK", uas_port).as_bytes());
+    uas.send(
+        r.addr(),
+        uas_reply(
+            &req,
+            200,
+            "OK",
+            "uas1",
+            Some(&format!("sip:bob@127.0.0.1:{uas_port}")),
+        )
+        .as_bytes(),
+    );
     let (ok, _) = uac.recv(WAIT).expect("the UAC gets the 200");
     assert_eq!(first_line(&ok), "SIP/2.0 200 OK");
     assert_eq!(headers(&ok, "Record-Route"), [our_rr.as_str()], "{ok}");
@@ -147,7 +133,17 @@ fn dialog_through_the_proxy(how: &Start<'_>) {
             vias[0]
         );
         if method == "BYE" {
-            uas.send(r.addr(), reply_to(&got, 200, "OK", uas_port).as_bytes());
+            uas.send(
+                r.addr(),
+                uas_reply(
+                    &got,
+                    200,
+                    "OK",
+                    "uas1",
+                    Some(&format!("sip:bob@127.0.0.1:{uas_port}")),
+                )
+                .as_bytes(),
+            );
             let (ok, _) = uac.recv(WAIT).expect("the UAC gets the 200 to the BYE");
             assert_eq!(first_line(&ok), "SIP/2.0 200 OK");
             assert_eq!(header(&ok, "CSeq"), Some("2 BYE"));

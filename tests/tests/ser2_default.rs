@@ -23,7 +23,7 @@
 //!   for the BYE, whose flag came back in the cookie.
 
 use ser_core::store::{Db, DbUrl};
-use ser_tests::router::{Peer, Router, Start, TempDir, first_line, header, headers};
+use ser_tests::router::{Peer, Router, Start, TempDir, first_line, header, headers, uas_reply};
 use ser_tests::ser2::{REALM, WAIT, nonce_of, reply, response, seed};
 use ser_tests::workspace_root;
 
@@ -130,27 +130,6 @@ fn authenticated(
     phone.send(r.addr(), second.as_bytes());
 }
 
-/// A UAS reply to `req` with a To tag.
-fn answer(req: &str, code: u16, reason: &str, phone: &Peer) -> String {
-    let mut out = format!("SIP/2.0 {code} {reason}\r\n");
-    for v in headers(req, "Via") {
-        out.push_str(&format!("Via: {v}\r\n"));
-    }
-    for rr in headers(req, "Record-Route") {
-        out.push_str(&format!("Record-Route: {rr}\r\n"));
-    }
-    for h in ["From", "Call-ID", "CSeq"] {
-        out.push_str(&format!("{h}: {}\r\n", header(req, h).unwrap_or("")));
-    }
-    let to = header(req, "To").unwrap_or("");
-    let tag = if to.contains(";tag=") { "" } else { ";tag=uas" };
-    out.push_str(&format!(
-        "To: {to}{tag}\r\nContact: <sip:bob@127.0.0.1:{}>\r\nContent-Length: 0\r\n\r\n",
-        phone.port()
-    ));
-    out
-}
-
 #[test]
 fn ser_20_default_config_end_to_end() {
     let dir = TempDir::new("ser-ser2-default");
@@ -233,7 +212,17 @@ fn ser_20_default_config_end_to_end() {
         rr[0].starts_with(&format!("<sip:127.0.0.1:{port};lr=on;ftag=t-alice;avp=")),
         "{inv}"
     );
-    bob.send(r.addr(), answer(&inv, 200, "OK", &bob).as_bytes());
+    bob.send(
+        r.addr(),
+        uas_reply(
+            &inv,
+            200,
+            "OK",
+            "uas",
+            Some(&format!("sip:bob@127.0.0.1:{}", bob.port())),
+        )
+        .as_bytes(),
+    );
     let ok = reply(&r, &alice);
     assert_eq!(first_line(&ok), "SIP/2.0 200 OK", "{ok}");
 
@@ -257,7 +246,17 @@ fn ser_20_default_config_end_to_end() {
     assert_eq!(first_line(&got), format!("BYE {target} SIP/2.0"), "{got}");
     assert_eq!(headers(&got, "P-hint"), ["rr-enforced"], "{got}");
     assert_eq!(header(&got, "Route"), None, "{got}");
-    bob.send(r.addr(), answer(&got, 200, "OK", &bob).as_bytes());
+    bob.send(
+        r.addr(),
+        uas_reply(
+            &got,
+            200,
+            "OK",
+            "uas",
+            Some(&format!("sip:bob@127.0.0.1:{}", bob.port())),
+        )
+        .as_bytes(),
+    );
     let ok = reply(&r, &alice);
     assert_eq!(first_line(&ok), "SIP/2.0 200 OK", "{ok}");
 
@@ -275,7 +274,17 @@ fn ser_20_default_config_end_to_end() {
     );
     alice.send(r.addr(), bye2.as_bytes());
     let (got, _) = bob.recv(WAIT).expect("bob gets the second BYE");
-    bob.send(r.addr(), answer(&got, 200, "OK", &bob).as_bytes());
+    bob.send(
+        r.addr(),
+        uas_reply(
+            &got,
+            200,
+            "OK",
+            "uas",
+            Some(&format!("sip:bob@127.0.0.1:{}", bob.port())),
+        )
+        .as_bytes(),
+    );
     let _ = reply(&r, &alice);
 
     // acc_db: the INVITE and the BYE of call-1, nothing for the forged one.

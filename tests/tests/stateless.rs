@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use ser_core::shard::owner::owner;
-use ser_tests::router::{Peer, Router, Start, first_line, header, headers};
+use ser_tests::router::{Peer, Router, Start, first_line, header, headers, uas_reply};
 
 const CONFIG: &str = r#"#!KAMAILIO
 listen=udp:127.0.0.1:{PORT}
@@ -47,21 +47,6 @@ fn invite(uas_port: u16, call_id: &str, max_forwards: u32, extra: &str) -> Strin
          {extra}\
          Content-Length: 0\r\n\r\n"
     )
-}
-
-/// A reply the UAS builds from a request it got: same Vias, From, To (with
-/// a tag), Call-ID and CSeq.
-fn reply_to(req: &str, code: u16, reason: &str) -> String {
-    let mut out = format!("SIP/2.0 {code} {reason}\r\n");
-    for v in headers(req, "Via") {
-        out.push_str(&format!("Via: {v}\r\n"));
-    }
-    for h in ["From", "Call-ID", "CSeq"] {
-        out.push_str(&format!("{h}: {}\r\n", header(req, h).unwrap()));
-    }
-    out.push_str(&format!("To: {};tag=uas\r\n", header(req, "To").unwrap()));
-    out.push_str("Content-Length: 0\r\n\r\n");
-    out
 }
 
 fn starts(how: &str) -> Start<'static> {
@@ -117,7 +102,7 @@ each_driver! {
 
         // Replies go back by the second Via, without ours.
         for (code, reason) in [(180, "Ringing"), (200, "OK")] {
-            uas.send(r.addr(), reply_to(&req, code, reason).as_bytes());
+            uas.send(r.addr(), uas_reply(&req, code, reason, "uas", None).as_bytes());
             let (rep, from) = uac.recv(WAIT).expect("the UAC gets the reply");
             assert_eq!(from, r.addr());
             assert_eq!(first_line(&rep), format!("SIP/2.0 {code} {reason}"));
@@ -206,7 +191,7 @@ each_driver! {
         assert!(uas.recv(QUIET).is_none(), "nothing relayed");
 
         // A reply whose top Via is not ours is dropped.
-        let stray = reply_to(&invite(uas.port(), "stray-1", 70, ""), 200, "OK");
+        let stray = uas_reply(&invite(uas.port(), "stray-1", 70, ""), 200, "OK", "uas", None);
         uas.send(r.addr(), stray.as_bytes());
         assert!(uac.recv(QUIET).is_none(), "stray reply dropped");
         let (code, err) = r.stop();
@@ -255,7 +240,7 @@ fn owner_handles(how: &str, steering: bool) {
     while let Some((req, _)) = uas.recv(WAIT) {
         let cid = header(&req, "Call-ID").unwrap().to_string();
         assert!(sent.contains_key(&cid), "{cid}");
-        uas.send(r.addr(), reply_to(&req, 200, "OK").as_bytes());
+        uas.send(r.addr(), uas_reply(&req, 200, "OK", "uas", None).as_bytes());
         got += 1;
         if got == sent.len() {
             break;
@@ -441,7 +426,7 @@ request_route {
         "{}",
         vias[0]
     );
-    uas.send(r.addr(), reply_to(&got, 200, "OK").as_bytes());
+    uas.send(r.addr(), uas_reply(&got, 200, "OK", "uas", None).as_bytes());
     let mut buf = [0u8; 4096];
     let (n, from) = uac.recv_from(&mut buf).expect("the reply over IPv6");
     assert_eq!(from, v6, "from the IPv6 socket");
@@ -500,7 +485,7 @@ fn advertised_address_in_our_via() {
         "{}",
         vias[0]
     );
-    uas.send(r.addr(), reply_to(&req, 200, "OK").as_bytes());
+    uas.send(r.addr(), uas_reply(&req, 200, "OK", "uas", None).as_bytes());
     let (rep, _) = uac.recv(WAIT).expect("the reply comes back");
     assert_eq!(headers(&rep, "Via"), vec![vias[1]]);
     let (code, err) = r.stop();

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use ser_core::shard::owner::owner;
-use ser_tests::router::{Peer, Router, Start, datagram_totals, first_line, header, headers};
+use ser_tests::router::{Peer, Router, Start, datagram_totals, first_line, header, uas_reply};
 
 const CONFIG: &str = r#"#!KAMAILIO
 listen=udp:127.0.0.1:{PORT}
@@ -64,20 +64,6 @@ fn request(method: &str, ruri: &str, uac: &Peer, call_id: &str, extra: &str) -> 
          {extra}\
          Content-Length: 0\r\n\r\n"
     )
-}
-
-/// A reply the UAS builds from a request it got.
-fn reply_to(req: &str, code: u16, reason: &str) -> String {
-    let mut out = format!("SIP/2.0 {code} {reason}\r\n");
-    for v in headers(req, "Via") {
-        out.push_str(&format!("Via: {v}\r\n"));
-    }
-    for h in ["From", "Call-ID", "CSeq"] {
-        out.push_str(&format!("{h}: {}\r\n", header(req, h).unwrap()));
-    }
-    out.push_str(&format!("To: {};tag=uas\r\n", header(req, "To").unwrap()));
-    out.push_str("Content-Length: 0\r\n\r\n");
-    out
 }
 
 /// The next message whose first line starts with `start`.
@@ -172,7 +158,7 @@ fn sigusr1_prints_the_counts_under_kamailios_names() {
     let cid = call_id_on("notify", 1);
     uac.send(to, request("NOTIFY", &ruri, &uac, &cid, "").as_bytes());
     let notify = expect(&uas, "NOTIFY ", "the forwarded NOTIFY");
-    uas.send(to, reply_to(&notify, 200, "OK").as_bytes());
+    uas.send(to, uas_reply(&notify, 200, "OK", "uas", None).as_bytes());
     expect(&uac, "SIP/2.0 200", "the forwarded 200 to NOTIFY");
     // Through a transaction: 100 from the router, 180 and 486 relayed,
     // the ACK of the 486 absorbed.
@@ -181,9 +167,12 @@ fn sigusr1_prints_the_counts_under_kamailios_names() {
     uac.send(to, invite.as_bytes());
     expect(&uac, "SIP/2.0 100", "100 Trying");
     let got = expect(&uas, "INVITE ", "the relayed INVITE");
-    uas.send(to, reply_to(&got, 180, "Ringing").as_bytes());
+    uas.send(to, uas_reply(&got, 180, "Ringing", "uas", None).as_bytes());
     expect(&uac, "SIP/2.0 180", "the relayed 180");
-    uas.send(to, reply_to(&got, 486, "Busy Here").as_bytes());
+    uas.send(
+        to,
+        uas_reply(&got, 486, "Busy Here", "uas", None).as_bytes(),
+    );
     let busy = expect(&uac, "SIP/2.0 486", "the relayed 486");
     expect(&uas, "ACK ", "the router's ACK of the 486");
     let ack = invite

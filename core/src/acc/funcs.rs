@@ -3,7 +3,7 @@
 //! `acc_request`). The comment gives the code and reason (`"404 Not
 //! Found"`); one without a leading 3-digit code is the reason alone.
 
-use super::Kind;
+use super::{Kind, Record};
 use crate::script::{Args, MsgCtx, Ret, level};
 
 /// `"404 Not Found"` → (404, "Not Found"); `"comment"` → (0, "comment").
@@ -45,17 +45,13 @@ fn record(ctx: &mut MsgCtx<'_, '_>, args: &Args<'_>, log: bool, db: bool) -> Ret
     } else {
         None
     };
-    acc.write_to(
-        ctx.config.debug(),
-        &seed,
-        Kind::Request,
-        log,
-        db,
+    let rec = Record {
+        kind: Kind::Request,
         code,
         reason,
-        &to_tag,
-        table,
-    );
+        to_tag: &to_tag,
+    };
+    acc.write(ctx.config.debug(), &seed, rec, (log, db), table);
     Ret::Code(1)
 }
 

@@ -49,6 +49,7 @@ use crate::sip::NameAddr;
 use crate::sip::method::Method;
 use crate::store::Cell;
 use crate::store::Pool;
+use crate::store::tables::cut;
 
 /// One `name=$pv` pair of `log_extra` / `db_extra`.
 pub struct Extra {
@@ -98,6 +99,16 @@ pub struct Seed {
     invite: bool,
     log_extra: Vec<(String, String)>,
     db_extra: Vec<(String, String)>,
+}
+
+/// One record: its kind and the reply it reports (code 0 and empty texts
+/// for a request accounted by itself).
+#[derive(Clone, Copy, Debug)]
+pub struct Record<'a> {
+    pub kind: Kind,
+    pub code: u16,
+    pub reason: &'a [u8],
+    pub to_tag: &'a [u8],
 }
 
 /// Which record.
@@ -293,24 +304,28 @@ impl Acc {
             self.write(
                 debug,
                 seed,
-                Kind::Answered,
-                has(self.log_flag),
-                has(self.db_flag),
-                code,
-                reason,
-                to_tag,
+                Record {
+                    kind: Kind::Answered,
+                    code,
+                    reason,
+                    to_tag,
+                },
+                (has(self.log_flag), has(self.db_flag)),
+                None,
             );
         }
         if seed.invite && code >= 300 {
             self.write(
                 debug,
                 seed,
-                Kind::Missed,
-                has(self.log_missed_flag),
-                has(self.db_missed_flag),
-                code,
-                reason,
-                to_tag,
+                Record {
+                    kind: Kind::Missed,
+                    code,
+                    reason,
+                    to_tag,
+                },
+                (has(self.log_missed_flag), has(self.db_missed_flag)),
+                None,
             );
         }
     }
@@ -330,16 +345,13 @@ impl Acc {
                 .ok()
                 .and_then(NameAddr::tag)
                 .unwrap_or_default();
-            self.write(
-                ctx.config.debug(),
-                &seed,
-                Kind::Acknowledged,
-                log,
-                db,
-                0,
-                b"",
+            let rec = Record {
+                kind: Kind::Acknowledged,
+                code: 0,
+                reason: b"",
                 to_tag,
-            );
+            };
+            self.write(ctx.config.debug(), &seed, rec, (log, db), None);
         }
     }
 
@@ -349,35 +361,22 @@ impl Acc {
         self.pool.is_some()
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn write(
+    /// Writes a record: a log line when `log`, a row when `db` (into
+    /// `table`, or the module's table for the kind).
+    pub(crate) fn write(
         &self,
         debug: i32,
         seed: &Seed,
-        kind: Kind,
-        log: bool,
-        db: bool,
-        code: u16,
-        reason: &[u8],
-        to_tag: &[u8],
-    ) {
-        self.write_to(debug, seed, kind, log, db, code, reason, to_tag, None);
-    }
-
-    /// [`Acc::write`] into `table` (or the module's table for the kind).
-    #[allow(clippy::too_many_arguments)]
-    pub(crate) fn write_to(
-        &self,
-        debug: i32,
-        seed: &Seed,
-        kind: Kind,
-        log: bool,
-        db: bool,
-        code: u16,
-        reason: &[u8],
-        to_tag: &[u8],
+        rec: Record<'_>,
+        (log, db): (bool, bool),
         table: Option<String>,
     ) {
+        let Record {
+            kind,
+            code,
+            reason,
+            to_tag,
+        } = rec;
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
@@ -518,11 +517,6 @@ fn table_name(t: &str) -> Result<String, String> {
     } else {
         Err(format!("`{t}` is not a table name"))
     }
-}
-
-/// At most `n` characters of `s`.
-fn cut(s: &str, n: usize) -> String {
-    s.chars().take(n).collect()
 }
 
 #[cfg(test)]

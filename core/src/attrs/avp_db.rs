@@ -49,7 +49,7 @@ fn park(rows: Vec<AttrRow>) -> Vec<(String, i64, String)> {
 
 /// `load_attrs(track, id)`: see the module documentation.
 pub(crate) fn load_attrs(ctx: &mut MsgCtx<'_, '_>, args: &Args<'_>) -> Ret {
-    let track_text = super::arg_text(args, 0).unwrap_or_default();
+    let track_text = args.as_written(0).unwrap_or_default();
     let Some((track, class)) = parse_track(&track_text) else {
         return fail(
             ctx,

@@ -88,19 +88,6 @@ pub(crate) fn avp_arg(args: &Args<'_>, i: usize) -> Option<AvpSel> {
     }
 }
 
-/// An argument as written (a string constant, or the text of a variable).
-pub(crate) fn arg_text(args: &Args<'_>, i: usize) -> Option<String> {
-    let p = &args.script.program;
-    match args.raw(i)? {
-        Arg::Str(s) => Some(p.str(*s).to_string()),
-        Arg::Var(v) => p
-            .vars
-            .get(*v as usize)
-            .map(|d| crate::script::pv::describe(p, d)),
-        _ => None,
-    }
-}
-
 /// What SER's uri_db and avp_db match a URI on: its user, the did of its
 /// host (the domain module's id, [`DEFAULT_DID`] when the host is not
 /// local or absent) and its scheme. `None` for a URI that does not parse.

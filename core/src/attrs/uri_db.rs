@@ -55,7 +55,7 @@ pub(crate) fn lookup_user(ctx: &mut MsgCtx<'_, '_>, args: &Args<'_>) -> Ret {
             uri,
         )
     } else {
-        let which = super::arg_text(args, 0).unwrap_or_default();
+        let which = args.as_written(0).unwrap_or_default();
         let (track, uri) = match which.to_ascii_lowercase().as_str() {
             "to" => (
                 AvpTrackSide::To,

@@ -100,21 +100,6 @@ fn sel(name: AvpName) -> AvpSel {
     }
 }
 
-/// An argument as written: a string constant, or the text of a variable
-/// (`"$ruri"` compiles to a variable; avpops reads it as a source name).
-fn arg_text(args: &Args<'_>, i: usize) -> Option<String> {
-    let p = &args.script.program;
-    match args.raw(i)? {
-        Arg::Str(s) => Some(p.str(*s).to_string()),
-        Arg::Var(v) => p
-            .vars
-            .get(*v as usize)
-            .map(|d| crate::script::pv::describe(p, d)),
-        Arg::Int(n) => Some(n.to_string()),
-        _ => None,
-    }
-}
-
 /// A part of a URI a source names.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Part {
@@ -210,7 +195,7 @@ fn fail(ctx: &mut MsgCtx<'_, '_>, text: &str) -> Ret {
 /// `name` (every preference when `name` is empty) into AVPs; true if any
 /// was loaded.
 pub(crate) fn avp_db_load(ctx: &mut MsgCtx<'_, '_>, args: &Args<'_>) -> Ret {
-    let name_text = arg_text(args, 1).unwrap_or_default();
+    let name_text = args.as_written(1).unwrap_or_default();
     let name = if name_text.is_empty() {
         None
     } else {
@@ -219,7 +204,7 @@ pub(crate) fn avp_db_load(ctx: &mut MsgCtx<'_, '_>, args: &Args<'_>) -> Ret {
             None => return fail(ctx, &format!("avp_db_load(): bad AVP name `{name_text}`")),
         }
     };
-    if let Some(t) = arg_text(args, 2)
+    if let Some(t) = args.as_written(2)
         && !t.is_empty()
         && t != "usr_preferences"
     {
@@ -252,7 +237,7 @@ pub(crate) fn avp_db_load(ctx: &mut MsgCtx<'_, '_>, args: &Args<'_>) -> Ret {
     let Some(db) = ctx.config.avpops.clone() else {
         return fail(ctx, "avp_db_load(): avpops has no database");
     };
-    let src_text = arg_text(args, 0).unwrap_or_default();
+    let src_text = args.as_written(0).unwrap_or_default();
     let Some((src, part)) = parse_uri_source(&src_text) else {
         return fail(
             ctx,
@@ -310,11 +295,11 @@ pub(crate) fn avp_db_load(ctx: &mut MsgCtx<'_, '_>, args: &Args<'_>) -> Ret {
 
 /// `avp_write(value, name)`: adds a value to the AVP.
 pub(crate) fn avp_write(ctx: &mut MsgCtx<'_, '_>, args: &Args<'_>) -> Ret {
-    let name_text = arg_text(args, 1).unwrap_or_default();
+    let name_text = args.as_written(1).unwrap_or_default();
     let Some(name) = parse_name(name_text.as_bytes()) else {
         return fail(ctx, &format!("avp_write(): bad AVP name `{name_text}`"));
     };
-    let text = arg_text(args, 0).unwrap_or_default();
+    let text = args.as_written(0).unwrap_or_default();
     let value = match source_value(ctx, &text) {
         Some(Some(v)) => v,
         Some(None) => return Ret::Code(-1),
@@ -336,7 +321,7 @@ pub(crate) fn avp_write(ctx: &mut MsgCtx<'_, '_>, args: &Args<'_>) -> Ret {
 /// `avp_delete(name)`: removes every value of the AVP (`/g` and other
 /// flags are accepted and ignored).
 pub(crate) fn avp_delete(ctx: &mut MsgCtx<'_, '_>, args: &Args<'_>) -> Ret {
-    let text = arg_text(args, 0).unwrap_or_default();
+    let text = args.as_written(0).unwrap_or_default();
     let spec = text.split('/').next().unwrap_or_default();
     let Some(name) = parse_name(spec.as_bytes()) else {
         return fail(ctx, &format!("avp_delete(): bad AVP name `{text}`"));
@@ -349,7 +334,7 @@ pub(crate) fn avp_delete(ctx: &mut MsgCtx<'_, '_>, args: &Args<'_>) -> Ret {
 /// Request-URI (`$ruri`), its user (`$ruri/username`) or host
 /// (`$ruri/domain`), or a new header (`$Header-Name`).
 pub(crate) fn avp_pushto(ctx: &mut MsgCtx<'_, '_>, args: &Args<'_>) -> Ret {
-    let name_text = arg_text(args, 1).unwrap_or_default();
+    let name_text = args.as_written(1).unwrap_or_default();
     let Some(name) = parse_name(name_text.as_bytes()) else {
         return fail(ctx, &format!("avp_pushto(): bad AVP name `{name_text}`"));
     };
@@ -357,7 +342,7 @@ pub(crate) fn avp_pushto(ctx: &mut MsgCtx<'_, '_>, args: &Args<'_>) -> Ret {
         return Ret::Code(-1);
     };
     let bytes = value.into_bytes().into_owned();
-    let dest = arg_text(args, 0).unwrap_or_default();
+    let dest = args.as_written(0).unwrap_or_default();
     let (head, flag) = match dest.split_once('/') {
         Some((h, f)) => (h, Some(f.to_ascii_lowercase())),
         None => (dest.as_str(), None),
@@ -526,11 +511,11 @@ fn compare(op: Op, avp: &Value<'_>, with: &Value<'_>, ci: bool) -> Result<bool, 
 /// source (`$ruri`, `$from`, `$to` with `/username` ...), `$src_ip` ... or
 /// another AVP (`$name`, `$s:name`, `$i:N`).
 pub(crate) fn avp_check(ctx: &mut MsgCtx<'_, '_>, args: &Args<'_>) -> Ret {
-    let name_text = arg_text(args, 0).unwrap_or_default();
+    let name_text = args.as_written(0).unwrap_or_default();
     let Some(name) = parse_name(name_text.as_bytes()) else {
         return fail(ctx, &format!("avp_check(): bad AVP name `{name_text}`"));
     };
-    let spec = arg_text(args, 1).unwrap_or_default();
+    let spec = args.as_written(1).unwrap_or_default();
     let Some((op, value_text, ci, all)) = parse_check(&spec) else {
         return fail(ctx, &format!("avp_check(): bad check `{spec}`"));
     };

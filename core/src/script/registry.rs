@@ -266,6 +266,19 @@ impl<'s> Args<'s> {
         }
     }
 
+    /// An argument as written: a string constant, a number, or the text of
+    /// a variable (`"$ruri"` compiles to a variable; avpops and SER's
+    /// avp_db read it as a source name).
+    pub fn as_written(&self, i: usize) -> Option<String> {
+        let p = &self.script.program;
+        match self.args.get(i)? {
+            Arg::Str(s) => Some(p.str(*s).to_string()),
+            Arg::Var(v) => p.vars.get(*v as usize).map(|d| super::pv::describe(p, d)),
+            Arg::Int(n) => Some(n.to_string()),
+            _ => None,
+        }
+    }
+
     /// The AVP an argument names (`$x`, `$tu.x`, `$avp(x)`), if it is one.
     pub fn avp_sel(&self, i: usize) -> Option<&'s super::ctx::AvpSel> {
         match self.args.get(i)? {

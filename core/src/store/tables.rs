@@ -118,7 +118,7 @@ fn exact_opt<'a>(
 }
 
 /// `v` cut to at most `max` characters (free text).
-fn cut(v: &str, max: usize) -> &str {
+pub(crate) fn cut(v: &str, max: usize) -> &str {
     match v.char_indices().nth(max) {
         Some((i, _)) => v.get(..i).unwrap_or(v),
         None => v,
