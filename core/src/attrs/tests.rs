@@ -2,13 +2,9 @@
 //! compiled from text, SER 2.x rows in a real SQLite file read through a
 //! real pool (offloaded queries run on its threads), parsed messages.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
-use crate::script::{
-    Completion, Config, LogSink, MsgCtx, Outcome, Pending, Proto, Registry, Resume, Script,
-};
-use crate::sip::SipMsg;
+use crate::script::{Config, testkit};
 use crate::store::{Db, DbUrl, Pool, PoolConfig};
 
 const INVITE: &str = "INVITE sip:bob@example.com SIP/2.0\r\n\
@@ -90,58 +86,27 @@ fn run(db: &TempDb, body: &str) -> Out {
          modparam(\"gflags\", \"load_global_attrs\", 1)\n\
          route {{\n{body}\n}}\n"
     );
-    let parsed = ser_cfg::parse_str("test.cfg", &text, &[]).unwrap();
-    let program = ser_cfg::compile::compile(&parsed).unwrap();
-    assert_eq!(program.dialect, ser_cfg::Dialect::Ser2);
     let pool = db.pool();
-    let mut config = Config::from_program(&program);
-    config.policy = crate::policy::setup(&program, &|_| Some(pool.clone())).unwrap();
-    config.uri_db = Some(pool.clone());
-    config.avp_db = Some(pool.clone());
-    config.global_attrs = super::setup_global(&program, Some(pool.clone())).unwrap();
-    let script = Script::load(program, &Registry::builtin()).unwrap();
-    let m = SipMsg::parse(INVITE.as_bytes()).unwrap();
-    let src: SocketAddr = "203.0.113.5:5060".parse().unwrap();
-    let dst: SocketAddr = "192.0.2.1:5060".parse().unwrap();
-    let mut ctx = MsgCtx::new(&m, &config, src, dst, Proto::Udp);
-    ctx.log = LogSink::Capture(Vec::new());
-    let mut out = script.run_main(&mut ctx);
-    let ret = loop {
-        match out {
-            Outcome::Finished { ret, .. } => break ret,
-            Outcome::Suspended(mut s) => {
-                let pending = std::mem::replace(
-                    &mut s.pending,
-                    Pending::Token {
-                        kind: "taken",
-                        token: 0,
-                    },
-                );
-                let Pending::Offload(o) = pending else {
-                    panic!("not an offload")
-                };
-                let (tx, rx) = std::sync::mpsc::channel();
-                (o.start)(Completion::new(move |r| {
-                    let _ = tx.send(r);
-                }));
-                let r = rx
-                    .recv_timeout(std::time::Duration::from_secs(5))
-                    .unwrap_or(Resume::Code(-99));
-                out = script.resume_with(s, &mut ctx, r);
-            }
-        }
+    let setup = |config: &mut Config, program: &ser_cfg::ir::Program| {
+        assert_eq!(program.dialect, ser_cfg::Dialect::Ser2);
+        config.policy = crate::policy::setup(program, &|_| Some(pool.clone())).unwrap();
+        config.uri_db = Some(pool.clone());
+        config.avp_db = Some(pool.clone());
+        config.global_attrs = super::setup_global(program, Some(pool.clone())).unwrap();
     };
-    let mut sent = Vec::new();
-    ctx.edits.build(&m, &mut sent).unwrap();
-    Out {
-        ret,
-        uri: ctx
-            .new_uri
-            .as_ref()
-            .map(|u| String::from_utf8_lossy(u).into_owned()),
-        sent: String::from_utf8_lossy(&sent).into_owned(),
-        logs: ctx.log.lines().iter().map(|l| l.text.clone()).collect(),
-    }
+    testkit::run(&text, INVITE, setup, |ran, ctx, m| {
+        let mut sent = Vec::new();
+        ctx.edits.build(m, &mut sent).unwrap();
+        Out {
+            ret: ran.ret,
+            uri: ctx
+                .new_uri
+                .as_ref()
+                .map(|u| String::from_utf8_lossy(u).into_owned()),
+            sent: String::from_utf8_lossy(&sent).into_owned(),
+            logs: testkit::logs(ctx),
+        }
+    })
 }
 
 #[test]

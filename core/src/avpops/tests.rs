@@ -1,11 +1,8 @@
 //! avpops through the real VM: SER 0.9 configs compiled from text, real
 //! parsed messages; the helpers (names, checks, fast match) directly.
 
-use std::net::SocketAddr;
-
 use super::*;
-use crate::script::{Config, LogSink, Outcome, Proto, Registry, Script};
-use crate::sip::SipMsg;
+use crate::script::{Config, testkit};
 
 const INVITE: &str = "INVITE sip:bob@example.com SIP/2.0\r\n\
     Via: SIP/2.0/UDP 203.0.113.5:5060;branch=z9hG4bK-1\r\n\
@@ -26,25 +23,24 @@ fn run(body: &str) -> (i32, Option<String>, usize) {
 /// [`run`], with the number of message edits and the log lines.
 fn run_full(body: &str) -> (i32, Option<String>, usize, usize, Vec<String>) {
     let text = format!("loadmodule \"avpops.so\"\nroute {{\n{body}\n}}\n");
-    let parsed = ser_cfg::parse_str("test.cfg", &text, &[]).unwrap();
-    let program = ser_cfg::compile::compile(&parsed).unwrap();
-    let config = Config::from_program(&program);
-    let script = Script::load(program, &Registry::builtin()).unwrap();
-    let m = SipMsg::parse(INVITE.as_bytes()).unwrap();
-    let src: SocketAddr = "203.0.113.5:5060".parse().unwrap();
-    let dst: SocketAddr = "192.0.2.1:5060".parse().unwrap();
-    let mut ctx = MsgCtx::new(&m, &config, src, dst, Proto::Udp);
-    ctx.log = LogSink::Capture(Vec::new());
-    let ret = match script.run_main(&mut ctx) {
-        Outcome::Finished { ret, .. } => ret,
-        Outcome::Suspended(_) => panic!("suspended"),
-    };
-    let uri = ctx
-        .new_uri
-        .as_ref()
-        .map(|u| String::from_utf8_lossy(u).into_owned());
-    let logs = ctx.log.lines().iter().map(|l| l.text.clone()).collect();
-    (ret, uri, ctx.avps.len(), ctx.edits.len(), logs)
+    testkit::run(
+        &text,
+        INVITE,
+        |_, _| {},
+        |ran, ctx, _| {
+            let uri = ctx
+                .new_uri
+                .as_ref()
+                .map(|u| String::from_utf8_lossy(u).into_owned());
+            (
+                ran.ret,
+                uri,
+                ctx.avps.len(),
+                ctx.edits.len(),
+                testkit::logs(ctx),
+            )
+        },
+    )
 }
 
 #[test]
@@ -149,64 +145,29 @@ fn db_load_without_a_database_is_false() {
 /// query out and resuming the script with its answer as the shard does;
 /// the return code, how many suspensions, and the AVP values by name.
 fn run_db(body: &str, db: Arc<AvpDb>) -> (i32, usize, Vec<String>) {
-    use crate::script::{Pending, Resume};
     let text = format!("loadmodule \"avpops.so\"\nroute {{\n{body}\n}}\n");
-    let parsed = ser_cfg::parse_str("test.cfg", &text, &[]).unwrap();
-    let program = ser_cfg::compile::compile(&parsed).unwrap();
-    let mut config = Config::from_program(&program);
-    config.avpops = Some(db);
-    let script = Script::load(program, &Registry::builtin()).unwrap();
-    let m = SipMsg::parse(INVITE.as_bytes()).unwrap();
-    let src: SocketAddr = "203.0.113.5:5060".parse().unwrap();
-    let dst: SocketAddr = "192.0.2.1:5060".parse().unwrap();
-    let mut ctx = MsgCtx::new(&m, &config, src, dst, Proto::Udp);
-    ctx.log = LogSink::Capture(Vec::new());
-    let mut out = script.run_main(&mut ctx);
-    let mut suspensions = 0;
-    let ret = loop {
-        match out {
-            Outcome::Finished { ret, .. } => break ret,
-            Outcome::Suspended(mut s) => {
-                suspensions += 1;
-                let pending = std::mem::replace(
-                    &mut s.pending,
-                    Pending::Token {
-                        kind: "taken",
-                        token: 0,
-                    },
-                );
-                let Pending::Offload(o) = pending else {
-                    panic!("not an offload")
-                };
-                let (tx, rx) = std::sync::mpsc::channel();
-                (o.start)(Completion::new(move |r| {
-                    let _ = tx.send(r);
-                }));
-                let r = rx
-                    .recv_timeout(std::time::Duration::from_secs(5))
-                    .unwrap_or(Resume::Code(-99));
-                out = script.resume_with(s, &mut ctx, r);
-            }
-        }
-    };
-    let mut avps: Vec<String> = ["callfwd", "fwdbusy", "limit"]
-        .iter()
-        .flat_map(|n| {
-            let s = sel(AvpName::Str(n.as_bytes().into()));
-            ctx.avps
-                .values(&s)
-                .map(|v| match v {
-                    Value::Int(i) => format!("{n}=Int({i})"),
-                    other => format!(
-                        "{n}=Str({:?})",
-                        String::from_utf8_lossy(&other.clone().into_bytes())
-                    ),
-                })
-                .collect::<Vec<_>>()
-        })
-        .collect();
-    avps.sort();
-    (ret, suspensions, avps)
+    let setup = |c: &mut Config, _: &ser_cfg::ir::Program| c.avpops = Some(db);
+    testkit::run(&text, INVITE, setup, |ran, ctx, _| {
+        let (ret, suspensions) = (ran.ret, ran.suspensions);
+        let mut avps: Vec<String> = ["callfwd", "fwdbusy", "limit"]
+            .iter()
+            .flat_map(|n| {
+                let s = sel(AvpName::Str(n.as_bytes().into()));
+                ctx.avps
+                    .values(&s)
+                    .map(|v| match v {
+                        Value::Int(i) => format!("{n}=Int({i})"),
+                        other => format!(
+                            "{n}=Str({:?})",
+                            String::from_utf8_lossy(&other.clone().into_bytes())
+                        ),
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        avps.sort();
+        (ret, suspensions, avps)
+    })
 }
 
 #[test]

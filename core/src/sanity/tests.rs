@@ -1,10 +1,8 @@
 //! Each check against a malformed request, the reply it earns, and the
 //! script function's return codes through the real VM.
 
-use std::net::SocketAddr;
-
 use super::*;
-use crate::script::{Config, LogSink, Outcome, Registry, Script};
+use crate::script::testkit;
 
 const GOOD: &str = "INVITE sip:bob@example.com SIP/2.0\r\n\
     Via: SIP/2.0/UDP 203.0.113.5:5060;branch=z9hG4bK-1\r\n\
@@ -321,31 +319,25 @@ fn params_from_the_config() {
 /// the reply header lines.
 fn run_script(params: &str, body: &str, msg: &str) -> (i32, Vec<(u16, String)>, String) {
     let text = format!("#!KAMAILIO\nloadmodule \"sanity.so\"\n{params}\nroute {{\n{body}\n}}\n");
-    let parsed = ser_cfg::parse_str("test.cfg", &text, &[]).unwrap();
-    let program = ser_cfg::compile::compile(&parsed).unwrap();
-    let config = Config::from_program(&program);
-    let script = Script::load(program, &Registry::builtin()).unwrap();
-    let m = SipMsg::parse(msg.as_bytes()).unwrap();
-    let src: SocketAddr = "203.0.113.5:5060".parse().unwrap();
-    let dst: SocketAddr = "192.0.2.1:5060".parse().unwrap();
-    let mut ctx = MsgCtx::new(&m, &config, src, dst, Proto::Udp);
-    ctx.log = LogSink::Capture(Vec::new());
-    let ret = match script.run_main(&mut ctx) {
-        Outcome::Finished { ret, .. } => ret,
-        Outcome::Suspended(_) => panic!("suspended"),
-    };
-    let replies = ctx
-        .actions
-        .iter()
-        .filter_map(|a| match a {
-            Action::Reply { code, reason } => {
-                Some((*code, String::from_utf8_lossy(reason).into_owned()))
-            }
-            _ => None,
-        })
-        .collect();
-    let headers = String::from_utf8_lossy(&ctx.reply_headers).into_owned();
-    (ret, replies, headers)
+    testkit::run(
+        &text,
+        msg,
+        |_, _| {},
+        |ran, ctx, _| {
+            let replies = ctx
+                .actions
+                .iter()
+                .filter_map(|a| match a {
+                    Action::Reply { code, reason } => {
+                        Some((*code, String::from_utf8_lossy(reason).into_owned()))
+                    }
+                    _ => None,
+                })
+                .collect();
+            let headers = String::from_utf8_lossy(&ctx.reply_headers).into_owned();
+            (ran.ret, replies, headers)
+        },
+    )
 }
 
 #[test]

@@ -70,6 +70,8 @@ mod parked;
 pub(crate) mod uri_ops;
 
 #[cfg(test)]
+pub(crate) mod testkit;
+#[cfg(test)]
 mod tests;
 
 use std::cell::Cell;

@@ -1,10 +1,7 @@
 //! textops through the real VM: Kamailio and SER 2.x configs compiled from
 //! text, a real parsed message, and the bytes the edits build.
 
-use std::net::SocketAddr;
-
-use crate::script::{Config, LogSink, MsgCtx, Outcome, Proto, Registry, Script};
-use crate::sip::SipMsg;
+use crate::script::testkit;
 
 const INVITE: &str = "INVITE sip:bob@example.com SIP/2.0\r\n\
     Via: SIP/2.0/UDP 203.0.113.5:5060;branch=z9hG4bK-1\r\n\
@@ -32,27 +29,21 @@ struct Ran {
 /// and builds the message with the script's edits.
 fn run(head: &str, body: &str) -> Ran {
     let text = format!("{head}\nloadmodule \"textops.so\"\nroute {{\n{body}\n}}\n");
-    let parsed = ser_cfg::parse_str("test.cfg", &text, &[]).unwrap();
-    let program = ser_cfg::compile::compile(&parsed).unwrap();
-    let config = Config::from_program(&program);
-    let script = Script::load(program, &Registry::builtin()).unwrap();
-    let m = SipMsg::parse(INVITE.as_bytes()).unwrap();
-    let src: SocketAddr = "203.0.113.5:5060".parse().unwrap();
-    let dst: SocketAddr = "192.0.2.1:5060".parse().unwrap();
-    let mut ctx = MsgCtx::new(&m, &config, src, dst, Proto::Udp);
-    ctx.log = LogSink::Capture(Vec::new());
-    let ret = match script.run_main(&mut ctx) {
-        Outcome::Finished { ret, .. } => ret,
-        Outcome::Suspended(_) => panic!("suspended"),
-    };
-    let mut out = Vec::new();
-    ctx.edits.build(&m, &mut out).unwrap();
-    Ran {
-        ret,
-        out: String::from_utf8(out).unwrap(),
-        reply_headers: String::from_utf8_lossy(&ctx.reply_headers).into_owned(),
-        logs: ctx.log.lines().iter().map(|l| l.text.clone()).collect(),
-    }
+    testkit::run(
+        &text,
+        INVITE,
+        |_, _| {},
+        |ran, ctx, m| {
+            let mut out = Vec::new();
+            ctx.edits.build(m, &mut out).unwrap();
+            Ran {
+                ret: ran.ret,
+                out: String::from_utf8(out).unwrap(),
+                reply_headers: String::from_utf8_lossy(&ctx.reply_headers).into_owned(),
+                logs: testkit::logs(ctx),
+            }
+        },
+    )
 }
 
 const KAM: &str = "#!KAMAILIO";
