@@ -47,9 +47,8 @@ use crate::script::pv::{Pv, parse_pv_text};
 use crate::script::{MsgCtx, level};
 use crate::sip::NameAddr;
 use crate::sip::method::Method;
-use crate::store::Cell;
 use crate::store::Pool;
-use crate::store::tables::cut;
+use crate::store::tables::{AccRow, acc_insert_into};
 
 /// One `name=$pv` pair of `log_extra` / `db_extra`.
 pub struct Extra {
@@ -432,44 +431,23 @@ impl Acc {
             ACC_STATS.errors.fetch_add(1, Ordering::Relaxed);
             return;
         };
-        let mut cols = vec![
-            "method",
-            "from_tag",
-            "to_tag",
-            "callid",
-            "sip_code",
-            "sip_reason",
-            "time",
-        ]
-        .into_iter()
-        .map(String::from)
-        .collect::<Vec<_>>();
-        let mut vals: Vec<Cell> = vec![
-            cut(&seed.method, 16).into(),
-            cut(&seed.from_tag, 64).into(),
-            cut(&to_tag, 64).into(),
-            cut(&seed.call_id, 255).into(),
-            if code == 0 {
+        let row = AccRow {
+            method: seed.method.clone(),
+            from_tag: seed.from_tag.clone(),
+            to_tag,
+            callid: seed.call_id.clone(),
+            sip_code: if code == 0 {
                 String::new()
             } else {
                 code.to_string()
-            }
-            .into(),
-            cut(&reason, 128).into(),
-            i64::try_from(now).unwrap_or(i64::MAX).into(),
-        ];
-        for (n, v) in &seed.db_extra {
-            cols.push(n.clone());
-            vals.push(cut(v, 255).into());
-        }
-        let sql = format!(
-            "INSERT INTO {table} ({}) VALUES ({})",
-            cols.join(", "),
-            vec!["?"; cols.len()].join(", ")
-        );
+            },
+            sip_reason: reason,
+            time: i64::try_from(now).unwrap_or(i64::MAX),
+        };
+        let extra = seed.db_extra.clone();
         let stats = Arc::clone(&ACC_STATS);
         let r = pool.submit(
-            move |db| db.exec(&sql, &vals).map(drop),
+            move |db| acc_insert_into(db, &table, &row, &extra),
             move |r: Result<(), crate::store::DbError>| match r {
                 Ok(()) => {
                     stats.rows.fetch_add(1, Ordering::Relaxed);

@@ -118,7 +118,7 @@ fn exact_opt<'a>(
 }
 
 /// `v` cut to at most `max` characters (free text).
-pub(crate) fn cut(v: &str, max: usize) -> &str {
+fn cut(v: &str, max: usize) -> &str {
     match v.char_indices().nth(max) {
         Some((i, _)) => v.get(..i).unwrap_or(v),
         None => v,
@@ -842,21 +842,37 @@ pub struct AccRow {
 
 /// Writes one accounting record.
 pub fn acc_insert(db: &mut Db, t: AccTable, r: &AccRow) -> Result<(), DbError> {
+    acc_insert_into(db, t.name(), r, &[])
+}
+
+/// Writes one accounting record into `table` (a name the caller checked),
+/// with extra `(column, value)` pairs (acc's `db_extra`; the columns must
+/// exist).
+pub fn acc_insert_into(
+    db: &mut Db,
+    table: &str,
+    r: &AccRow,
+    extra: &[(String, String)],
+) -> Result<(), DbError> {
+    let mut cols = String::from("method, from_tag, to_tag, callid, sip_code, sip_reason, time");
+    let mut params: Vec<Cell> = vec![
+        cut(&r.method, 16).into(),
+        cut(&r.from_tag, 64).into(),
+        cut(&r.to_tag, 64).into(),
+        cut(&r.callid, 255).into(),
+        cut(&r.sip_code, 3).into(),
+        cut(&r.sip_reason, 128).into(),
+        r.time.into(),
+    ];
+    for (name, value) in extra {
+        cols.push_str(", ");
+        cols.push_str(name);
+        params.push(cut(value, 255).into());
+    }
+    let marks = vec!["?"; params.len()].join(", ");
     db.exec(
-        &format!(
-            "INSERT INTO {} (method, from_tag, to_tag, callid, sip_code, sip_reason, time) \
-             VALUES (?, ?, ?, ?, ?, ?, ?)",
-            t.name()
-        ),
-        &[
-            cut(&r.method, 16).into(),
-            cut(&r.from_tag, 64).into(),
-            cut(&r.to_tag, 64).into(),
-            cut(&r.callid, 255).into(),
-            cut(&r.sip_code, 3).into(),
-            cut(&r.sip_reason, 128).into(),
-            r.time.into(),
-        ],
+        &format!("INSERT INTO {table} ({cols}) VALUES ({marks})"),
+        &params,
     )
     .map(drop)
 }
