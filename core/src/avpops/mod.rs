@@ -1,5 +1,7 @@
 //! SER 0.9's `avpops` functions on `usr_preferences`: `avp_db_load`,
-//! `avp_write`, `avp_delete`, `avp_pushto` and `avp_check`.
+//! `avp_write`, `avp_delete`, `avp_pushto` and `avp_check` here;
+//! `is_avp_set`, `avp_copy`, `avp_print`, `avp_db_store` and
+//! `avp_db_delete` in [`more`].
 //!
 //! AVP specs are `s:name` (a string name), `i:N` (an integer name) or a
 //! plain `name` (a string name). Sources of a URI are `$ruri`, `$from`
@@ -26,6 +28,7 @@ use crate::script::{Args, Completion, MsgCtx, Offload, Pending, Resume, Ret, Val
 use crate::sip::uri::Uri;
 use crate::store::{Pool, tables};
 
+pub(crate) mod more;
 #[cfg(test)]
 mod tests;
 
@@ -191,6 +194,46 @@ fn fail(ctx: &mut MsgCtx<'_, '_>, text: &str) -> Ret {
     Ret::Code(-1)
 }
 
+/// The user (and, with `use_domain` and a `/uri` source, the domain) the
+/// preferences of the source in argument 0 are keyed by: `Err` with the
+/// function's return code when the source is not built or the message
+/// has no such user.
+fn source_user(
+    ctx: &mut MsgCtx<'_, '_>,
+    args: &Args<'_>,
+    fname: &str,
+    db: &AvpDb,
+) -> Result<(String, Option<String>), Ret> {
+    let src_text = args.as_written(0).unwrap_or_default();
+    let Some((src, part)) = parse_uri_source(&src_text) else {
+        return Err(fail(
+            ctx,
+            &format!(
+                "{fname}(): source `{src_text}` is not built ($ruri, $from, $to with /username, /domain, /uri)"
+            ),
+        ));
+    };
+    if part == Part::Domain {
+        return Err(fail(
+            ctx,
+            &format!("{fname}(): the /domain source is not built"),
+        ));
+    }
+    let user = uri_part(ctx, src, Part::User);
+    let Some(user) = user.and_then(|u| String::from_utf8(u).ok()) else {
+        return Err(Ret::Code(-1));
+    };
+    let domain = if part == Part::Uri && db.use_domain {
+        match uri_part(ctx, src, Part::Domain).and_then(|d| String::from_utf8(d).ok()) {
+            Some(d) => Some(d),
+            None => return Err(Ret::Code(-1)),
+        }
+    } else {
+        None
+    };
+    Ok((user, domain))
+}
+
 /// `avp_db_load(source, name)`: loads the source user's preferences named
 /// `name` (every preference when `name` is empty) into AVPs; true if any
 /// was loaded.
@@ -237,29 +280,9 @@ pub(crate) fn avp_db_load(ctx: &mut MsgCtx<'_, '_>, args: &Args<'_>) -> Ret {
     let Some(db) = ctx.config.avpops.clone() else {
         return fail(ctx, "avp_db_load(): avpops has no database");
     };
-    let src_text = args.as_written(0).unwrap_or_default();
-    let Some((src, part)) = parse_uri_source(&src_text) else {
-        return fail(
-            ctx,
-            &format!(
-                "avp_db_load(): source `{src_text}` is not built ($ruri, $from, $to with /username, /domain, /uri)"
-            ),
-        );
-    };
-    if part == Part::Domain {
-        return fail(ctx, "avp_db_load(): the /domain source is not built");
-    }
-    let user = uri_part(ctx, src, Part::User);
-    let Some(user) = user.and_then(|u| String::from_utf8(u).ok()) else {
-        return Ret::Code(-1);
-    };
-    let domain = if part == Part::Uri && db.use_domain {
-        match uri_part(ctx, src, Part::Domain).and_then(|d| String::from_utf8(d).ok()) {
-            Some(d) => Some(d),
-            None => return Ret::Code(-1),
-        }
-    } else {
-        None
+    let (user, domain) = match source_user(ctx, args, "avp_db_load", &db) {
+        Ok(k) => k,
+        Err(r) => return r,
     };
     let attribute = match &name {
         None => None,

@@ -243,3 +243,100 @@ fn db_load_through_a_real_pool() {
     assert_eq!(ret, -6);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn is_avp_set_copy_and_print() {
+    // Not set, then set.
+    assert_eq!(
+        run("if (is_avp_set(\"s:x\")) { return(2); } return(3);").0,
+        3
+    );
+    assert_eq!(
+        run("avp_write(\"1\", \"s:x\"); if (is_avp_set(\"s:x\")) { return(2); } return(3);").0,
+        2
+    );
+    // One value copied; every value with /g; /d moves.
+    let (ret, _, n) = run("avp_write(\"a\", \"s:x\"); avp_write(\"b\", \"s:x\"); \
+                           avp_copy(\"s:x\", \"s:y\"); \
+                           if (avp_check(\"s:y\", \"eq/b\")) { return(2); } return(3);");
+    assert_eq!((ret, n), (2, 3));
+    let (ret, _, n) = run("avp_write(\"a\", \"s:x\"); avp_write(\"b\", \"s:x\"); \
+                           avp_copy(\"s:x\", \"s:y/gd\"); \
+                           if (is_avp_set(\"s:x\")) { return(4); } \
+                           if (avp_check(\"s:y\", \"eq/b\")) { return(2); } return(3);");
+    assert_eq!((ret, n), (2, 2), "moved, newest first kept");
+    assert_eq!(
+        run("if (avp_copy(\"s:none\", \"s:y\")) { return(2); } return(3);").0,
+        3
+    );
+    let (_, _, _, _, logs) = run_full("avp_write(\"i:7\", \"s:n\"); avp_print();");
+    assert!(logs.iter().any(|l| l.contains("s:n = 7")), "{logs:?}");
+}
+
+#[test]
+fn db_store_and_delete_through_a_real_pool() {
+    use crate::store::{DbUrl, PoolConfig};
+    let dir = std::env::temp_dir().join(format!("ser-avpops-store-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let url = DbUrl::parse(&format!("sqlite://{}/ser.db", dir.display())).unwrap();
+    let pool = Arc::new(Pool::start(url, PoolConfig::default()).unwrap());
+    let db = Arc::new(AvpDb {
+        pool: pool.clone(),
+        use_domain: false,
+    });
+    // Store two values of callfwd for bob (the R-URI's user), then load.
+    let (ret, n, _) = run_db(
+        "avp_write(\"sip:a@x\", \"s:callfwd\"); avp_write(\"i:12\", \"s:limit\"); \
+         if (!avp_db_store(\"$ruri/username\", \"s:callfwd\")) { return(-5); } \
+         if (!avp_db_store(\"$ruri/username\", \"s:limit\")) { return(-6); } \
+         avp_delete(\"s:callfwd\"); avp_delete(\"s:limit\"); \
+         if (avp_db_load(\"$ruri/username\", \"\")) { return(1); } return(-1);",
+        db.clone(),
+    );
+    assert_eq!(ret, 1);
+    assert_eq!(n, 3, "two stores and one load, each offloaded");
+    let rows = pool
+        .run_blocking(|d| tables::preferences_load(d, "bob", None, None))
+        .unwrap();
+    let mut got: Vec<(String, i64, String)> = rows
+        .into_iter()
+        .map(|p| (p.attribute, p.type_, p.value))
+        .collect();
+    got.sort();
+    assert_eq!(
+        got,
+        [
+            ("callfwd".to_string(), 0, "sip:a@x".to_string()),
+            ("limit".to_string(), 1, "12".to_string())
+        ]
+    );
+    // Delete one attribute, then every preference of bob.
+    let (ret, _, _) = run_db(
+        "if (avp_db_delete(\"$ruri/username\", \"s:limit\")) { return(1); } return(-1);",
+        db.clone(),
+    );
+    assert_eq!(ret, 1);
+    let left = pool
+        .run_blocking(|d| tables::preferences_load(d, "bob", None, None))
+        .unwrap();
+    assert_eq!(left.len(), 1);
+    let (ret, _, _) = run_db(
+        "if (avp_db_delete(\"$ruri/username\", \"\")) { return(1); } return(-1);",
+        db,
+    );
+    assert_eq!(ret, 1);
+    let left = pool
+        .run_blocking(|d| tables::preferences_load(d, "bob", None, None))
+        .unwrap();
+    assert!(left.is_empty());
+    // Nothing to store: false, without a query.
+    let (ret, n, _) = run_db(
+        "if (avp_db_store(\"$ruri/username\", \"s:none\")) { return(1); } return(-1);",
+        Arc::new(AvpDb {
+            pool: pool.clone(),
+            use_domain: false,
+        }),
+    );
+    assert_eq!((ret, n), (-1, 0));
+    let _ = std::fs::remove_dir_all(&dir);
+}

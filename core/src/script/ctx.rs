@@ -269,16 +269,18 @@ impl Avps {
 
     /// Every AVP with a flag bit of `mask`, oldest first.
     pub fn flagged(&self, mask: u32) -> impl Iterator<Item = AvpItem> + '_ {
-        self.list
-            .iter()
-            .filter(move |e| e.flags & mask != 0)
-            .map(|e| AvpItem {
-                class: e.class,
-                track: e.track,
-                name: e.name.clone(),
-                value: e.value.clone(),
-                flags: e.flags,
-            })
+        self.items().filter(move |a| a.flags & mask != 0)
+    }
+
+    /// Every AVP, oldest first.
+    pub fn items(&self) -> impl Iterator<Item = AvpItem> + '_ {
+        self.list.iter().map(|e| AvpItem {
+            class: e.class,
+            track: e.track,
+            name: e.name.clone(),
+            value: e.value.clone(),
+            flags: e.flags,
+        })
     }
 
     /// Positions of the matching AVPs in search order (newest first within
