@@ -148,7 +148,8 @@ loadmodule "registrar"'
     KAM_MODS='loadmodule "sl.so"
 loadmodule "pv.so"
 loadmodule "usrloc.so"
-loadmodule "registrar.so"'
+loadmodule "registrar.so"
+modparam("sl", "bind_tm", 0)'
     route='if (!www_authorize("", "subscriber")) { www_challenge("", "0"); exit; } save("location");'
     KAM_REALM='"$td"'
 else
