@@ -36,7 +36,7 @@ set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 MODE=register CALLS="" RATE="" WORKERS=2 HOLD_MS=1000 KEEP=${KEEP:-}
-usage() { sed -n '10,11p' "$0" | sed 's/^# *//' >&2; exit 2; }
+usage() { sed -n '9,10p' "$0" | sed 's/^# *//' >&2; exit 2; }
 while [ $# -gt 0 ]; do
     case "$1" in
         --mode) MODE=${2:?}; shift 2 ;;
