@@ -26,6 +26,8 @@
 # final reply, and the memory before the load and with every INVITE
 # transaction alive: bytes per live transaction (Kamailio: shm real_used,
 # -m 4096, live count from tm.stats; ser: VmRSS, live count from SIGUSR1).
+# KAM_ARGS: more Kamailio options, e.g. KAM_ARGS="-x tlsf" (its TLSF
+# allocator instead of the default qm; see docs/benchmarks.md).
 # See README.md next to this file.
 set -euo pipefail
 
@@ -560,7 +562,9 @@ run_one() {
     case "$name" in
         kamailio)
             cmd=("$KAMAILIO_BIN" -f "$KAM_CFG" -DD -E -P "$dir/kamailio.pid")
-            [ -n "$KAM_SHM_MB" ] && cmd+=(-m "$KAM_SHM_MB") ;;
+            [ -n "$KAM_SHM_MB" ] && cmd+=(-m "$KAM_SHM_MB")
+            # shellcheck disable=SC2206 # KAM_ARGS: words on purpose
+            [ -n "${KAM_ARGS:-}" ] && cmd+=($KAM_ARGS) ;;
         ser|ser-epoll)
             if [ ! -x "$SER_BIN" ]; then
                 ROWS+=("$(dash_row "$name" "not run: no $SER_BIN (cargo build --release -p ser-core)")")
