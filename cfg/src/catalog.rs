@@ -1086,7 +1086,7 @@ const PERMISSIONS: ModuleSig = ModuleSig {
         f("allow_register", &[&[S], &[S, S]], RQ, "True if the registration rules allow the REGISTER."),
         f("allow_trusted", &[&[], &[V, V]], RF, "True if the source address (or the given address and protocol) is in the trusted table."),
         f("allow_uri", &[&[S, V]], RQ, "True if the rules allow the URI in the variable."),
-        f("allow_address", &[&[I, S, I]], ANY, "True if the address and port are in the group."),
+        f("allow_address", &[&[I, FM, FM]], ANY, "True if the address and port (text or pseudo-variables) are in the group."),
         f("allow_source_address", &[&[], &[I]], ANY, "True if the source address is in the group (default 1)."),
         f("allow_source_address_group", NONE, ANY, "Find the group of the source address."),
         f("allow_refer_to", &[&[S], &[S, S]], RQ, "True if the rules allow the Refer-To target."),

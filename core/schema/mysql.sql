@@ -118,6 +118,17 @@ CREATE TABLE trusted (
 CREATE INDEX trusted_peer ON trusted (src_ip);
 INSERT INTO version (table_name, table_version) VALUES ('trusted', 1);
 
+-- @table address 1
+CREATE TABLE address (
+    id INT NOT NULL AUTO_INCREMENT PRIMARY KEY,
+    grp INT UNSIGNED NOT NULL DEFAULT 1,
+    ip_addr VARCHAR(50) NOT NULL,
+    mask INT NOT NULL DEFAULT 32,
+    port SMALLINT UNSIGNED NOT NULL DEFAULT 0,
+    tag VARCHAR(64)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+INSERT INTO version (table_name, table_version) VALUES ('address', 1);
+
 -- @table usr_preferences 1
 CREATE TABLE usr_preferences (
     id INT NOT NULL AUTO_INCREMENT PRIMARY KEY,

@@ -117,6 +117,17 @@ CREATE TABLE trusted (
 CREATE INDEX trusted_peer ON trusted (src_ip);
 INSERT INTO version (table_name, table_version) VALUES ('trusted', 1);
 
+-- @table address 1
+CREATE TABLE address (
+    id SERIAL PRIMARY KEY,
+    grp INTEGER NOT NULL DEFAULT 1,
+    ip_addr VARCHAR(50) NOT NULL,
+    mask INTEGER NOT NULL DEFAULT 32,
+    port SMALLINT NOT NULL DEFAULT 0,
+    tag VARCHAR(64)
+);
+INSERT INTO version (table_name, table_version) VALUES ('address', 1);
+
 -- @table usr_preferences 1
 CREATE TABLE usr_preferences (
     id SERIAL PRIMARY KEY,

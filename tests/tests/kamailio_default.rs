@@ -467,6 +467,79 @@ fn kamailio_31_default_config_accounting_to_the_database() {
     );
 }
 
+/// The same config with `-A WITH_MYSQL -A WITH_AUTH -A WITH_IPAUTH` on
+/// SQLite: an INVITE from the local domain is challenged (407) unless its
+/// source address and port are in the `address` table, group 1
+/// (`allow_source_address()`), in which case it is relayed at once.
+#[test]
+fn kamailio_31_default_config_ip_authorisation() {
+    use ser_core::store::{Db, DbUrl};
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = ser_tests::router::TempDir::new("ser-ipauth");
+    let url_text = format!("sqlite://{}/ipauth.db", dir.0.display());
+    let url = DbUrl::parse(&url_text).expect("url");
+    let (gateway, phone, carol) = (Peer::new(), Peer::new(), Peer::new());
+    {
+        let mut db = Db::open(&url).expect("open");
+        db.migrate().expect("migrate");
+        db.exec(
+            "INSERT INTO address (grp, ip_addr, mask, port) VALUES (1, '127.0.0.1', 32, ?)",
+            &[i64::from(gateway.port()).into()],
+        )
+        .expect("address row");
+    }
+    let db_arg = format!("--db={url_text}");
+    let r = kamailio_default_with(&[
+        "-l",
+        "udp:127.0.0.1:{PORT}",
+        "-A",
+        "WITH_MYSQL",
+        "-A",
+        "WITH_AUTH",
+        "-A",
+        "WITH_IPAUTH",
+        &db_arg,
+    ]);
+    assert!(
+        r.stderr().contains("1 address entries loaded"),
+        "{}",
+        r.stderr()
+    );
+    // From our own domain (127.0.0.1 on our port: `from_uri == myself`).
+    let invite = |from: &Peer, call_id: &str| {
+        format!(
+            "INVITE sip:carol@127.0.0.1:{c} SIP/2.0\r\n\
+             Via: SIP/2.0/UDP 127.0.0.1:{p};branch=z9hG4bK-{call_id};rport\r\n\
+             Max-Forwards: 70\r\n\
+             From: <sip:alice@127.0.0.1:{rp}>;tag=t-{call_id}\r\n\
+             To: <sip:carol@127.0.0.1:{c}>\r\n\
+             Call-ID: {call_id}\r\n\
+             CSeq: 1 INVITE\r\n\
+             Contact: <sip:alice@127.0.0.1:{p}>\r\n\
+             Content-Length: 0\r\n\r\n",
+            c = carol.port(),
+            p = from.port(),
+            rp = r.port,
+        )
+    };
+    // Not in the table: challenged, nothing relayed.
+    phone.send(r.addr(), invite(&phone, "ip-1").as_bytes());
+    let got = recv_skip_100(&phone, "407", &r);
+    assert!(first_line(&got).starts_with("SIP/2.0 407 "), "{got}");
+    assert!(
+        carol.recv(QUIET).is_none(),
+        "an unauthenticated INVITE was relayed"
+    );
+    // From the address and port of group 1: relayed without a challenge.
+    gateway.send(r.addr(), invite(&gateway, "ip-2").as_bytes());
+    let (got, _) = carol
+        .recv(WAIT)
+        .unwrap_or_else(|| panic!("the gateway's INVITE was not relayed\n{}", r.stderr()));
+    assert_eq!(header(&got, "Call-ID"), Some("ip-2"));
+    let (code, err) = r.stop();
+    assert_eq!(code, Some(0), "{err}");
+}
+
 /// A small SER 2.x config: a registrar-less proxy that answers REGISTER
 /// with a header added by `append_to_reply` and relays the rest with a
 /// header added by `append_hf`.

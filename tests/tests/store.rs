@@ -160,7 +160,7 @@ fn sqlite_pool_on_a_new_file() {
             Ok(v) => v,
             Err(e) => panic!("round {round}: {e}"),
         };
-        assert_eq!(v.len(), 15, "{v:?}");
+        assert_eq!(v.len(), 16, "{v:?}");
         assert!(file.is_file());
         pool.shutdown();
     }

@@ -331,7 +331,11 @@ impl Domains {
         }
         let loaded = set.len();
         self.install(set);
-        Ok(LoadReport { loaded, notes })
+        Ok(LoadReport {
+            loaded,
+            addresses: 0,
+            notes,
+        })
     }
 
     /// Makes `set` the table every shard reads from now on.

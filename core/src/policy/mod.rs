@@ -1,6 +1,6 @@
 //! Policy tables cached from the store: the `domain` module (which
-//! domains are local, [`Domains`]) and the `trusted` table of the
-//! `permissions` module ([`Trusted`]).
+//! domains are local, [`Domains`]) and the `trusted` and `address` tables
+//! of the `permissions` module ([`Trusted`], [`address`]).
 //!
 //! Each table is read at start-up (blocking is fine then: the shards do not
 //! run yet) and again on the RPC reload (`domain.reload`,
@@ -23,6 +23,7 @@ use ser_cfg::ir::{ConstValue, Program};
 
 use crate::store::Pool;
 
+pub mod address;
 pub mod domain;
 pub mod trusted;
 
@@ -97,7 +98,10 @@ pub fn setup(
             for n in &report.notes {
                 eprintln!("ser: warning: permissions: {n}");
             }
-            eprintln!("ser: permissions: {} trusted entries loaded", report.loaded);
+            eprintln!(
+                "ser: permissions: {} trusted entries, {} address entries loaded",
+                report.loaded, report.addresses
+            );
         }
         policy.trusted = Some(Arc::new(t));
     }
@@ -108,6 +112,8 @@ pub fn setup(
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct LoadReport {
     pub loaded: usize,
+    /// Rows of a second table read with the first (permissions' `address`).
+    pub addresses: usize,
     /// One line per row skipped (a bad regex, an unknown protocol, ...).
     pub notes: Vec<String>,
 }

@@ -66,6 +66,8 @@ pub struct TrustedParams {
     /// `peer_tag_mode` 1: every matching row counts (and adds its tag),
     /// not only the first.
     pub peer_tag_mode: bool,
+    /// The `address` table's name and columns.
+    pub address: super::address::AddressParams,
 }
 
 impl Default for TrustedParams {
@@ -82,6 +84,7 @@ impl Default for TrustedParams {
             reload_delta: Duration::from_secs(5),
             peer_tag_avp: None,
             peer_tag_mode: false,
+            address: Default::default(),
         }
     }
 }
@@ -146,6 +149,7 @@ impl TrustedParams {
                     }
                 }
                 "peer_tag_mode" => r.peer_tag_mode = const_int(p, value).is_some_and(|n| n != 0),
+                other if r.address.take(other, &text())? => {}
                 other => {
                     if !ignored.contains(&other) {
                         ignored.push(other);
@@ -155,7 +159,7 @@ impl TrustedParams {
         }
         if !ignored.is_empty() {
             warnings.push(format!(
-                "parameters with no effect (only the trusted table is built): {}",
+                "parameters with no effect (only the trusted and address tables are built): {}",
                 ignored.join(", ")
             ));
         }
@@ -369,6 +373,8 @@ pub struct Trusted {
     params: TrustedParams,
     pool: Option<Arc<Pool>>,
     set: ArcSwap<TrustedSet>,
+    /// The `address` table.
+    address: ArcSwap<super::address::AddressSet>,
     /// When the last RPC reload started (the control thread alone takes
     /// this lock).
     last_rpc_reload: Mutex<Option<Instant>>,
@@ -427,6 +433,7 @@ impl Trusted {
             params,
             pool,
             set: ArcSwap::from_pointee(TrustedSet::default()),
+            address: ArcSwap::from_pointee(Default::default()),
             last_rpc_reload: Mutex::new(None),
             warned: AtomicBool::new(false),
         }
@@ -451,11 +458,27 @@ impl Trusted {
         let (rows, mut notes) = pool
             .run_blocking(move |db| query(db, &params))
             .map_err(|e| format!("cannot read the trusted table: {e}"))?;
+        let params = self.params.clone();
+        let (addresses, more) = pool
+            .run_blocking(move |db| super::address::query(db, &params.address, &params.tag_col))
+            .map_err(|e| format!("cannot read the address table: {e}"))?;
+        notes.extend(more);
         let (set, more) = TrustedSet::from_rows(rows);
         notes.extend(more);
         let loaded = set.len();
+        let addresses_loaded = addresses.len();
         self.install(set);
-        Ok(LoadReport { loaded, notes })
+        self.address.store(Arc::new(addresses));
+        Ok(LoadReport {
+            loaded,
+            addresses: addresses_loaded,
+            notes,
+        })
+    }
+
+    /// The `address` table as it is now.
+    pub fn addresses(&self) -> Arc<super::address::AddressSet> {
+        self.address.load_full()
     }
 
     /// `permissions.trustedReload`: [`Trusted::load`], refused when the

@@ -603,6 +603,21 @@ pub static BUILTINS: &[(&str, &str, BuiltinFn)] = &[
         "allow_trusted",
         crate::policy::trusted::allow_trusted,
     ),
+    (
+        "permissions",
+        "allow_source_address",
+        crate::policy::address::allow_source_address,
+    ),
+    (
+        "permissions",
+        "allow_address",
+        crate::policy::address::allow_address,
+    ),
+    (
+        "permissions",
+        "allow_source_address_group",
+        crate::policy::address::allow_source_address_group,
+    ),
     ("avpops", "avp_db_load", crate::avpops::avp_db_load),
     ("avpops", "avp_write", crate::avpops::avp_write),
     ("avpops", "avp_delete", crate::avpops::avp_delete),

@@ -299,6 +299,7 @@ mod tests {
                 ("aliases", 2),
                 ("domain", 2),
                 ("trusted", 1),
+                ("address", 1),
                 ("usr_preferences", 1),
                 ("acc", 1),
                 ("missed_calls", 1),
@@ -377,7 +378,7 @@ mod tests {
             .unwrap();
         let mut db = Db::open(&url).unwrap();
         let r = db.migrate().unwrap();
-        assert_eq!(r.created.len(), 15, "{r:?}");
+        assert_eq!(r.created.len(), 16, "{r:?}");
         assert!(db.migrate().unwrap().is_noop());
         assert_eq!(table_version(&mut db, "location").unwrap(), Some(2));
         drop(db);

@@ -1,7 +1,8 @@
-//! `permissions.*`: the cached `trusted` table
+//! `permissions.*`: the cached `trusted` and `address` tables
 //! ([`crate::policy::Trusted`]), with Kamailio's reply shapes and faults:
-//! `permissions.trustedReload` (rate-limited by `reload_delta`) and
-//! `permissions.trustedDump`.
+//! `permissions.trustedReload` and `permissions.addressReload` (both
+//! tables are read again, rate-limited by `reload_delta`),
+//! `permissions.trustedDump` and `permissions.addressDump`.
 
 use std::time::Instant;
 
@@ -16,6 +17,16 @@ pub const METHODS: &[Method] = &[
         "permissions.trustedReload",
         "Reloads the trusted table from the database into the cache (at most once per reload_delta seconds).",
         trusted_reload,
+    ),
+    m(
+        "permissions.addressReload",
+        "Reloads the address table (with the trusted table) from the database into the cache (at most once per reload_delta seconds).",
+        trusted_reload,
+    ),
+    m(
+        "permissions.addressDump",
+        "Dumps the cached address table: {grp, ip_addr, mask, port, tag} per entry.",
+        address_dump,
     ),
     m(
         "permissions.trustedDump",
@@ -40,7 +51,10 @@ fn trusted_reload(c: &mut Call<'_>, w: &mut Writer) -> RpcResult {
             crate::log::write(
                 config.debug(),
                 level::L_INFO,
-                &format!("permissions: {} trusted entries reloaded", report.loaded),
+                &format!(
+                    "permissions: {} trusted entries, {} address entries reloaded",
+                    report.loaded, report.addresses
+                ),
             );
             w.str("Reload OK");
             Ok(())
@@ -80,5 +94,22 @@ fn trusted_dump(c: &mut Call<'_>, w: &mut Writer) -> RpcResult {
         w.struct_end();
     }
     w.struct_end();
+    Ok(())
+}
+
+fn address_dump(c: &mut Call<'_>, w: &mut Writer) -> RpcResult {
+    let Some(t) = c.shared.config.policy.trusted.as_deref() else {
+        return Err(Fault::new(500, "permissions module not loaded"));
+    };
+    let set = t.addresses();
+    for e in set.entries() {
+        w.struct_start();
+        w.name("grp").count(u64::from(e.group));
+        w.name("ip_addr").str(&e.net.to_string());
+        w.name("mask").count(u64::from(e.mask));
+        w.name("port").count(u64::from(e.port));
+        w.name("tag").str(e.tag.as_deref().unwrap_or(NULL));
+        w.struct_end();
+    }
     Ok(())
 }
