@@ -105,7 +105,7 @@ fn address_dump(c: &mut Call<'_>, w: &mut Writer) -> RpcResult {
     for e in set.entries() {
         w.struct_start();
         w.name("grp").count(u64::from(e.group));
-        w.name("ip_addr").str(&e.net.to_string());
+        w.name("ip_addr").str(e.net.to_string());
         w.name("mask").count(u64::from(e.mask));
         w.name("port").count(u64::from(e.port));
         w.name("tag").str(e.tag.as_deref().unwrap_or(NULL));
