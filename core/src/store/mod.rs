@@ -29,6 +29,7 @@ pub mod schema;
 pub mod sql;
 mod sqlite;
 pub mod stores;
+pub mod provision;
 pub mod tables;
 mod url;
 mod value;
