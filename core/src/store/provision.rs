@@ -250,7 +250,9 @@ pub fn attr_list(
             &names[1..]
         };
         for row in db.query(
-            &format!("SELECT {key_sel}name, type, value, flags FROM {t} WHERE {w} ORDER BY {order}"),
+            &format!(
+                "SELECT {key_sel}name, type, value, flags FROM {t} WHERE {w} ORDER BY {order}"
+            ),
             &params,
         )? {
             let mut c = Cols::new(t, row, names);

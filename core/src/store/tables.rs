@@ -98,7 +98,12 @@ impl<'a> Cols<'a> {
 
 /// `v` if it has at most `max` characters, else a query error naming the
 /// column (for keys and addresses, which must not be cut).
-pub(super) fn exact<'a>(table: &str, col: &str, v: &'a str, max: usize) -> Result<&'a str, DbError> {
+pub(super) fn exact<'a>(
+    table: &str,
+    col: &str,
+    v: &'a str,
+    max: usize,
+) -> Result<&'a str, DbError> {
     if v.chars().count() > max {
         return Err(DbError::Query(format!(
             "{table}.{col}: {} characters, the column holds {max}",
