@@ -1,6 +1,7 @@
 //! SER 2.x user data for the end-to-end tests: the rows of a small SER
 //! 2.x installation (a domain with its digest realm, users by uid, their
-//! attributes, a gateway) and digest helpers.
+//! attributes, a gateway), the same provisioned with `serctl`, and
+//! digest helpers.
 
 use std::time::Duration;
 
@@ -53,6 +54,62 @@ pub fn seed(url: &DbUrl, fwd: &str) {
     ];
     for q in &rows {
         db.exec(q, &[]).unwrap_or_else(|e| panic!("{q}: {e}"));
+    }
+}
+
+/// Runs `serctl -d url -s ctl args...` (none of its environment variables
+/// set) and returns its standard output; panics unless it exits 0.
+pub fn serctl(url: &str, ctl: &str, args: &[&str]) -> String {
+    let bin = crate::serctl_binary();
+    let out = std::process::Command::new(&bin)
+        .args(["-d", url, "-s", ctl])
+        .args(args)
+        .env_remove("SER_DB_URL")
+        .env_remove("DBURL")
+        .env_remove("SIP_DOMAIN")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("run {}: {e}", bin.display()));
+    assert!(
+        out.status.success(),
+        "serctl {args:?}: {:?}\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// SER 2.0's own provisioning steps (the header of
+/// `ser-2.0-default.cfg`), through `serctl`: example.com (did d1, its
+/// realm digest.example), alice (wonderland, uid u-alice, asserted_id)
+/// and bob (builder, uid u-bob), the gateway address. `ctl` is a control
+/// socket where no router listens.
+pub fn provision(url: &str, ctl: &str) {
+    for args in [
+        &["domain", "add", "example.com", "--did", "d1"][..],
+        &["attr", "add", "did=d1", &format!("digest_realm={REALM}")],
+        &[
+            "user",
+            "add",
+            "alice@example.com",
+            "-p",
+            "wonderland",
+            "--uid",
+            "u-alice",
+        ],
+        &[
+            "user",
+            "add",
+            "bob@example.com",
+            "-p",
+            "builder",
+            "--uid",
+            "u-bob",
+        ],
+        &["attr", "add", "uid=u-alice", "asserted_id=+4930999"],
+        &["attr", "add", "global", "gw_ip=127.0.0.1"],
+    ] {
+        serctl(url, ctl, args);
     }
 }
 

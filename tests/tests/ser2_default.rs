@@ -1,8 +1,9 @@
 //! SER 2.0's default config end to end: the real `ser` runs
 //! `seed-configs/ser-2.0-default.cfg` unmodified, with its MySQL URL
-//! mapped to a SQLite file (`--db=sqlite://...`) seeded with SER 2.x rows
-//! (`tests/src/ser2.rs`), its listen address given with `-l`, and raw UDP
-//! phones.
+//! mapped to a SQLite file (`--db=sqlite://...`) provisioned as the
+//! config's header says (`ser_ctl domain add`, `ser_ctl user add`,
+//! `ser_attr add`), with the real `serctl` (`ser2::provision`), its listen
+//! address given with `-l`, and raw UDP phones.
 //!
 //! What the config does and what is checked:
 //!
@@ -24,7 +25,7 @@
 
 use ser_core::store::{Db, DbUrl};
 use ser_tests::router::{Peer, Router, Start, TempDir, first_line, header, headers, uas_reply};
-use ser_tests::ser2::{REALM, WAIT, nonce_of, reply, response, seed};
+use ser_tests::ser2::{REALM, WAIT, nonce_of, provision, reply, response};
 use ser_tests::workspace_root;
 
 fn config() -> String {
@@ -135,19 +136,7 @@ fn ser_20_default_config_end_to_end() {
     let dir = TempDir::new("ser-ser2-default");
     let url_text = format!("sqlite://{}/ser.db", dir.0.display());
     let url = DbUrl::parse(&url_text).expect("url");
-    seed(&url, "unused");
-    {
-        let mut db = Db::open(&url).expect("open");
-        for q in [
-            "DELETE FROM user_attrs WHERE name = 'fwd_always_target'".to_string(),
-            format!(
-                "INSERT INTO credentials (auth_username, did, realm, password, flags, uid) \
-                 VALUES ('bob', 'd1', '{REALM}', 'builder', 33, 'u-bob')"
-            ),
-        ] {
-            db.exec(&q, &[]).unwrap_or_else(|e| panic!("{q}: {e}"));
-        }
-    }
+    provision(&url_text, &format!("unix:{}/no-router", dir.0.display()));
     let cfg = config();
     for line in [
         "append_to_reply(\"%$digest_challenge\");",

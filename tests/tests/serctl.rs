@@ -10,12 +10,20 @@
 //!   hidden), missing entries (status 4).
 //! - PostgreSQL and MariaDB: the same user, domain, trusted and alias
 //!   commands, rows read back through the store layer.
+//! - SER 2.x user data on all three: `user add` refused until the domain
+//!   is local, then `uri` and `credentials` rows with the did, the
+//!   domain's `digest_realm` as the realm (hashes checked against RFC
+//!   2617's formula), SER's flags, a given or generated uid; `user show`,
+//!   `passwd`, `rm` (with the uid's attributes); `attr add|set|rm|show`
+//!   on global, uid and did attributes, read back the way the router
+//!   reads them.
 //! - A running router: `serctl ul add` makes the next INVITE reach the
 //!   contact, `ul show` lists it (one AoR, the whole table, `--brief`), a
 //!   Path given kamctl's way is kept, `ul rm`
 //!   makes the next INVITE get 404; `alias add` reaches the router's
 //!   `aliases` table at once (`lookup("aliases")` routes the alias);
-//!   `domain add` warns that the router does not cache the table; `ul`
+//!   `domain add` and `attr add global` warn that the router does not
+//!   cache the table; `ul`
 //!   without a router fails with status 3.
 //!
 //! Every run is killed after 30 s.
@@ -25,7 +33,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use ser_core::auth::digest::{Hash, ha1};
-use ser_core::store::tables::{self, UlTable};
+use ser_core::store::provision::{self, AttrOwner};
+use ser_core::store::tables::{self, UlTable, ser_flags};
 use ser_core::store::{Db, DbUrl};
 use ser_tests::dbserver::DbServer;
 use ser_tests::router::{Peer, Router, Start, TempDir, first_line};
@@ -306,6 +315,256 @@ fn tables_suite(url: &str, ctl: &str) {
     assert_eq!(a.len(), 1);
 }
 
+/// SER 2.x users, domains and attributes on `url` (any back end); `ctl`
+/// is a control socket where no router listens.
+fn ser2_suite(url: &str, ctl: &str) {
+    let base = ["-d", url, "-s", ctl];
+    fn all(base: &[&str], rest: &[&str]) -> Vec<String> {
+        base.iter().chain(rest).map(|s| s.to_string()).collect()
+    }
+    fn strs(v: &[String]) -> Vec<&str> {
+        v.iter().map(String::as_str).collect()
+    }
+    let run = |rest: &[&str]| -> String { ok(&strs(&all(&base, rest))) };
+    let status = |rest: &[&str], code: i32| -> String { fails(&strs(&all(&base, rest)), code) };
+    let mut db = open(url);
+
+    // A user needs a local domain first.
+    let e = status(&["user", "add", "alice@example.net", "-p", "pw"], 4);
+    assert!(
+        e.contains("not a local domain") && e.contains("serctl domain add example.net"),
+        "{e}"
+    );
+    assert!(provision::ser_user_list(&mut db).expect("users").is_empty());
+
+    // The domain with its did, then its digest realm: SER's flags, the
+    // router told (here: not running).
+    let o = serctl(&strs(&all(
+        &base,
+        &["domain", "add", "Example.NET", "--did", "d9"],
+    )));
+    assert_eq!(o.code, Some(0), "{o:?}");
+    assert_eq!(o.stdout, "domain example.net added (did d9)\n");
+    assert!(o.stderr.contains("no router answers"), "{o:?}");
+    run(&["domain", "add", "alias.example.net", "--did", "d9"]);
+    let doms = provision::ser_domains(&mut db).expect("domains");
+    let flags: Vec<(&str, &str, i64)> = doms
+        .iter()
+        .filter(|d| d.did == "d9")
+        .map(|d| (d.domain.as_str(), d.did.as_str(), d.flags))
+        .collect();
+    // The first name of the did is canonical.
+    assert_eq!(
+        flags,
+        [("alias.example.net", "d9", 1), ("example.net", "d9", 5)]
+    );
+    let o = serctl(&strs(&all(
+        &base,
+        &["attr", "add", "did=d9", "digest_realm=realm.d9"],
+    )));
+    assert_eq!(o.code, Some(0), "{o:?}");
+    assert_eq!(o.stdout, "did=d9: digest_realm=realm.d9 added\n");
+    assert!(o.stderr.contains("no router answers"), "{o:?}");
+
+    // alice with a given uid: the URI and credentials the router reads.
+    let out = run(&[
+        "user",
+        "add",
+        "alice@example.net",
+        "-p",
+        "wonderland",
+        "--uid",
+        "u-alice",
+    ]);
+    assert_eq!(
+        out,
+        "new user alice@example.net added (uid u-alice, did d9, realm realm.d9)\n"
+    );
+    let c = tables::ser_credentials(&mut db, "alice", "realm.d9")
+        .expect("query")
+        .expect("alice's credentials");
+    assert_eq!(c.uid, "u-alice");
+    assert_eq!(c.password, "wonderland");
+    assert_eq!(c.ha1, md5_ha1("alice", "realm.d9", "wonderland"));
+    assert_eq!(
+        c.ha1b,
+        md5_ha1("alice@example.net", "realm.d9", "wonderland")
+    );
+    assert_eq!(c.flags, ser_flags::LOAD_SER | ser_flags::FOR_SERWEB);
+    for need in [ser_flags::IS_TO, ser_flags::IS_FROM] {
+        let u = tables::uri_uid(&mut db, "alice", "d9", "sip", need).expect("query");
+        assert_eq!(u, Some(("u-alice".to_string(), 29)));
+    }
+    // bob without a uid gets a new UUID; the second name of the did
+    // finds the same did.
+    let out = run(&["user", "add", "sip:bob@alias.example.net", "-p", "builder"]);
+    let uid = out
+        .split("(uid ")
+        .nth(1)
+        .and_then(|r| r.split(',').next())
+        .unwrap_or_default()
+        .to_string();
+    assert_eq!(uid.len(), 36, "{out}");
+    let u = tables::uri_uid(&mut db, "bob", "d9", "sip", ser_flags::IS_TO).expect("query");
+    assert_eq!(u.map(|u| u.0), Some(uid.clone()));
+    // A domain without digest_realm: the domain is the realm.
+    run(&["domain", "add", "plain.org"]);
+    run(&[
+        "user",
+        "add",
+        "carol@plain.org",
+        "carols-pw",
+        "--uid",
+        "u-carol",
+    ]);
+    let c = tables::ser_credentials(&mut db, "carol", "plain.org")
+        .expect("query")
+        .expect("carol");
+    assert_eq!(c.ha1, md5_ha1("carol", "plain.org", "carols-pw"));
+
+    // Twice: refused, nothing changed.
+    let e = status(&["user", "add", "alice@example.net", "-p", "x"], 4);
+    assert!(
+        e.contains("user alice@example.net exists already (uid u-alice)"),
+        "{e}"
+    );
+    assert_eq!(provision::ser_user_list(&mut db).expect("users").len(), 3);
+
+    // show: one line per user, by did and name, the did's canonical name
+    // as the domain; passwords only when asked.
+    assert_eq!(
+        rows(&run(&["user", "show"])),
+        [
+            vec!["alice@example.net", "u-alice", "d9", "realm.d9", "29/33"],
+            vec!["bob@example.net", &uid, "d9", "realm.d9", "29/33"],
+            vec![
+                "carol@plain.org",
+                "u-carol",
+                "plain.org",
+                "plain.org",
+                "29/33"
+            ],
+        ]
+        .iter()
+        .map(|r| r.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+        .collect::<Vec<_>>()
+    );
+    let one = run(&["user", "show", "--passwords", "alice@example.net"]);
+    assert!(one.starts_with("USER "), "{one}");
+    assert_eq!(
+        rows(&one),
+        [[
+            "alice@example.net".to_string(),
+            "u-alice".into(),
+            "d9".into(),
+            "realm.d9".into(),
+            "29/33".into(),
+            "wonderland".into(),
+            md5_ha1("alice", "realm.d9", "wonderland"),
+            md5_ha1("alice@example.net", "realm.d9", "wonderland"),
+        ]]
+    );
+    assert!(status(&["user", "show", "nobody@example.net"], 4).contains("no user"));
+
+    // passwd: the password and both hashes in the row's realm.
+    assert_eq!(
+        run(&["user", "passwd", "alice@example.net", "-p", "looking-glass"]),
+        "password of alice@example.net changed\n"
+    );
+    let c = tables::ser_credentials(&mut db, "alice", "realm.d9")
+        .expect("query")
+        .expect("alice");
+    assert_eq!(c.password, "looking-glass");
+    assert_eq!(c.ha1, md5_ha1("alice", "realm.d9", "looking-glass"));
+    assert!(
+        status(&["user", "passwd", "nobody@example.net", "-p", "x"], 4).contains("no credentials")
+    );
+
+    // Attributes: strings are type 2, --int type 0; the router's readers
+    // see them.
+    run(&["attr", "add", "uid=u-alice", "asserted_id=+4930999"]);
+    run(&["attr", "add", "--int", "uid=u-alice", "max_calls=+3"]);
+    let a = tables::user_attrs(&mut db, "u-alice").expect("user attrs");
+    let got: Vec<(&str, i64, Option<&str>, i64)> = a
+        .iter()
+        .map(|a| (a.name.as_str(), a.type_, a.value.as_deref(), a.flags))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("asserted_id", 2, Some("+4930999"), 1),
+            ("max_calls", 0, Some("3"), 1)
+        ]
+    );
+    let e = status(&["attr", "add", "uid=u-alice", "asserted_id=+4930999"], 4);
+    assert!(
+        e.contains("asserted_id=+4930999 of uid=u-alice exists already"),
+        "{e}"
+    );
+    run(&["attr", "add", "global", "gw_ip=192.0.2.1"]);
+    run(&["attr", "add", "global", "gw_ip=192.0.2.2"]);
+    assert_eq!(tables::global_attrs(&mut db).expect("global").len(), 2);
+    run(&["attr", "set", "global", "gw_ip=192.0.2.9"]);
+    let g = tables::global_attrs(&mut db).expect("global");
+    assert_eq!(
+        g.iter().map(|a| a.value.as_deref()).collect::<Vec<_>>(),
+        [Some("192.0.2.9")]
+    );
+    let d = tables::domain_attrs(&mut db).expect("domain attrs");
+    assert!(
+        d.iter().any(|(did, a)| did == "d9"
+            && a.name == "digest_realm"
+            && a.value.as_deref() == Some("realm.d9")),
+        "{d:?}"
+    );
+    assert_eq!(
+        rows(&run(&["attr", "show", "uid=u-alice"])),
+        [
+            ["uid=u-alice", "asserted_id", "str", "+4930999", "1"],
+            ["uid=u-alice", "max_calls", "int", "3", "1"],
+        ]
+    );
+    let everything = run(&["attr", "show"]);
+    assert!(everything.contains("global"), "{everything}");
+    assert!(everything.contains("did=d9"), "{everything}");
+    assert_eq!(rows(&everything).len(), 4, "{everything}");
+    assert_eq!(
+        run(&["attr", "rm", "uid=u-alice", "max_calls"]),
+        "uid=u-alice: max_calls removed\n"
+    );
+    assert!(
+        status(&["attr", "rm", "uid=u-alice", "max_calls"], 4).contains("no attribute max_calls")
+    );
+
+    // rm: the URI, the credentials and, the uid left without URIs, its
+    // attributes.
+    assert_eq!(
+        run(&["user", "rm", "alice@example.net"]),
+        "user alice@example.net removed (uid u-alice, 1 attributes)\n"
+    );
+    assert_eq!(
+        tables::ser_credentials(&mut db, "alice", "realm.d9").expect("query"),
+        None
+    );
+    assert_eq!(
+        tables::uri_uid(&mut db, "alice", "d9", "sip", ser_flags::IS_TO).expect("query"),
+        None
+    );
+    assert!(
+        tables::user_attrs(&mut db, "u-alice")
+            .expect("attrs")
+            .is_empty()
+    );
+    assert!(status(&["user", "rm", "alice@example.net"], 4).contains("no user alice@example.net"));
+    // Other owners' attributes are untouched.
+    assert_eq!(
+        provision::attr_list(&mut db, Some(&AttrOwner::Global))
+            .expect("global")
+            .len(),
+        1
+    );
+}
+
 #[test]
 fn sqlite_users_domains_trusted_and_aliases() {
     let dir = TempDir::new("serctl-sqlite");
@@ -322,6 +581,7 @@ fn sqlite_users_domains_trusted_and_aliases() {
     assert!(!dir.0.join("db").join("ser.db").exists());
 
     tables_suite(&url, &ctl);
+    ser2_suite(&url, &ctl);
 
     // Where the URL and the domain come from: -d, then SER_DB_URL, then
     // DBURL; -r, then SIP_DOMAIN.
@@ -404,20 +664,18 @@ fn sqlite_users_domains_trusted_and_aliases() {
 fn postgres_users_domains_trusted_and_aliases() {
     let server = DbServer::postgres();
     let dir = TempDir::new("serctl-pg");
-    tables_suite(
-        &server.url(),
-        &format!("unix:{}/no-router", dir.0.display()),
-    );
+    let ctl = format!("unix:{}/no-router", dir.0.display());
+    tables_suite(&server.url(), &ctl);
+    ser2_suite(&server.url(), &ctl);
 }
 
 #[test]
 fn mariadb_users_domains_trusted_and_aliases() {
     let server = DbServer::mariadb();
     let dir = TempDir::new("serctl-maria");
-    tables_suite(
-        &server.url(),
-        &format!("unix:{}/no-router", dir.0.display()),
-    );
+    let ctl = format!("unix:{}/no-router", dir.0.display());
+    tables_suite(&server.url(), &ctl);
+    ser2_suite(&server.url(), &ctl);
 }
 
 const CONFIG: &str = r#"
@@ -563,10 +821,12 @@ fn ul_commands_change_what_the_running_router_routes() {
     let (reply, _) = caller.recv(Duration::from_secs(5)).expect("a reply");
     assert_eq!(first_line(&reply), "SIP/2.0 404 Not Found");
 
-    // The router has no domain or trusted cache: a warning, not an error.
+    // The router has no domain, trusted or global attribute cache: a
+    // warning, not an error.
     for args in [
         &["domain", "add", "example.com"][..],
         &["trusted", "add", "10.0.0.1", "udp", "NULL"],
+        &["attr", "add", "global", "gw_ip=10.0.0.1"],
     ] {
         let all: Vec<&str> = ["-d", url.as_str(), "-s", ctl.as_str()]
             .iter()

@@ -25,6 +25,7 @@ mod db;
 mod my;
 mod pg;
 mod pool;
+pub mod provision;
 pub mod schema;
 pub mod sql;
 mod sqlite;

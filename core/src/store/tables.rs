@@ -25,14 +25,14 @@ use super::value::{Cell, DbError};
 // Reading rows
 
 /// Takes the cells of one row in order, checking their types.
-struct Cols<'a> {
+pub(super) struct Cols<'a> {
     table: &'static str,
     cells: std::vec::IntoIter<Cell>,
     names: std::slice::Iter<'a, &'static str>,
 }
 
 impl<'a> Cols<'a> {
-    fn new(table: &'static str, row: Vec<Cell>, names: &'a [&'static str]) -> Cols<'a> {
+    pub(super) fn new(table: &'static str, row: Vec<Cell>, names: &'a [&'static str]) -> Cols<'a> {
         Cols {
             table,
             cells: row.into_iter(),
@@ -51,12 +51,12 @@ impl<'a> Cols<'a> {
         }
     }
 
-    fn int(&mut self) -> Result<i64, DbError> {
+    pub(super) fn int(&mut self) -> Result<i64, DbError> {
         let (c, name) = self.next()?;
         c.as_i64().ok_or_else(|| self.bad(name, &c, "an integer"))
     }
 
-    fn opt_int(&mut self) -> Result<Option<i64>, DbError> {
+    pub(super) fn opt_int(&mut self) -> Result<Option<i64>, DbError> {
         let (c, name) = self.next()?;
         if c.is_null() {
             return Ok(None);
@@ -72,11 +72,11 @@ impl<'a> Cols<'a> {
     }
 
     /// Text; NULL reads as empty.
-    fn text(&mut self) -> Result<String, DbError> {
+    pub(super) fn text(&mut self) -> Result<String, DbError> {
         Ok(self.opt_text()?.unwrap_or_default())
     }
 
-    fn opt_text(&mut self) -> Result<Option<String>, DbError> {
+    pub(super) fn opt_text(&mut self) -> Result<Option<String>, DbError> {
         let (c, name) = self.next()?;
         match c {
             Cell::Null => Ok(None),
@@ -98,7 +98,12 @@ impl<'a> Cols<'a> {
 
 /// `v` if it has at most `max` characters, else a query error naming the
 /// column (for keys and addresses, which must not be cut).
-fn exact<'a>(table: &str, col: &str, v: &'a str, max: usize) -> Result<&'a str, DbError> {
+pub(super) fn exact<'a>(
+    table: &str,
+    col: &str,
+    v: &'a str,
+    max: usize,
+) -> Result<&'a str, DbError> {
     if v.chars().count() > max {
         return Err(DbError::Query(format!(
             "{table}.{col}: {} characters, the column holds {max}",

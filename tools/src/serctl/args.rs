@@ -15,7 +15,10 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use ser_core::ctl::addr::{self, CtlAddr, Side};
+use ser_core::store::provision::AttrOwner;
 use ser_core::store::{DEFAULT_URL, DbUrl};
+
+use super::ser2_args;
 
 /// How long to wait for the router's reply when `-t` is not given.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -164,8 +167,11 @@ pub enum Command {
     AliasRm {
         alias: Name,
     },
+    /// `domain add DOMAIN [--did DID]`; the did is the domain when not
+    /// given.
     DomainAdd {
         domain: String,
+        did: Option<String>,
     },
     DomainRm {
         domain: String,
@@ -184,6 +190,42 @@ pub enum Command {
     },
     TrustedShow,
     TrustedReload,
+    /// `user add USER@DOMAIN -p PASSWORD [--uid UID]` (SER 2.x tables).
+    SerUserAdd {
+        user: Name,
+        password: String,
+        uid: Option<String>,
+    },
+    /// `user passwd USER@DOMAIN -p PASSWORD`.
+    SerUserPasswd {
+        user: Name,
+        password: String,
+    },
+    /// `user rm USER@DOMAIN`.
+    SerUserRm {
+        user: Name,
+    },
+    /// `user show [--passwords] [USER@DOMAIN]`.
+    SerUserShow {
+        user: Option<Name>,
+        passwords: bool,
+    },
+    /// `attr add|set OWNER NAME=VALUE... [--int]`; `replace` for `set`.
+    AttrAdd {
+        owner: AttrOwner,
+        attrs: Vec<(String, String)>,
+        int: bool,
+        replace: bool,
+    },
+    /// `attr rm OWNER NAME...`.
+    AttrRm {
+        owner: AttrOwner,
+        names: Vec<String>,
+    },
+    /// `attr show [OWNER]`.
+    AttrShow {
+        owner: Option<AttrOwner>,
+    },
 }
 
 /// Reads the command line (without the program name). An error is the
@@ -307,7 +349,13 @@ fn seconds(s: &str) -> Result<Duration, String> {
 }
 
 /// Exactly `n` arguments, or between `min` and `max`.
-fn count(cmd: &str, args: &[&str], min: usize, max: usize, usage: &str) -> Result<(), String> {
+pub(super) fn count(
+    cmd: &str,
+    args: &[&str],
+    min: usize,
+    max: usize,
+    usage: &str,
+) -> Result<(), String> {
     if args.len() < min {
         return Err(format!("{cmd}: missing arguments; usage: serctl {usage}"));
     }
@@ -317,7 +365,7 @@ fn count(cmd: &str, args: &[&str], min: usize, max: usize, usage: &str) -> Resul
     Ok(())
 }
 
-fn arg<'a>(args: &[&'a str], i: usize) -> &'a str {
+pub(super) fn arg<'a>(args: &[&'a str], i: usize) -> &'a str {
     args.get(i).copied().unwrap_or("")
 }
 
@@ -377,6 +425,8 @@ fn command(words: &[&str], s: &Settings) -> Result<Command, String> {
         "alias" => alias(args, s),
         "domain" => domain(args),
         "trusted" => trusted(args),
+        "user" => ser2_args::user(args, s),
+        "attr" => ser2_args::attr(args),
         _ => Err(format!("unknown command `{first}` (serctl -h lists them)")),
     }
 }
@@ -490,12 +540,7 @@ fn domain(args: &[&str]) -> Result<Command, String> {
         return Err("domain: which? domain show|add|rm|reload".into());
     };
     match sub {
-        "add" => {
-            count("domain add", args, 1, 1, "domain add DOMAIN")?;
-            Ok(Command::DomainAdd {
-                domain: check_domain(arg(args, 0))?,
-            })
-        }
+        "add" => ser2_args::domain_add(args),
         "rm" => {
             count("domain rm", args, 1, 1, "domain rm DOMAIN")?;
             Ok(Command::DomainRm {
@@ -578,7 +623,7 @@ fn ip(s: &str) -> Result<String, String> {
 
 /// A name with its domain: `user@domain`, or `user` and the default
 /// domain; a user cannot be stored without a domain (its HA1 needs one).
-fn user_name(text: &str, s: &Settings) -> Result<Name, String> {
+pub(super) fn user_name(text: &str, s: &Settings) -> Result<Name, String> {
     let (user, domain) = split_name(text)?;
     let Some(domain) = domain.or_else(|| s.domain.clone()) else {
         return Err(format!(
@@ -628,7 +673,7 @@ fn strip_scheme(t: &str) -> Option<&str> {
 }
 
 /// A domain (host name or address), lower-cased.
-fn check_domain(d: &str) -> Result<String, String> {
+pub(super) fn check_domain(d: &str) -> Result<String, String> {
     let d = d.trim();
     if d.is_empty() {
         return Err("empty domain".into());
@@ -661,7 +706,7 @@ fn uri(text: &str) -> Result<String, String> {
     })
 }
 
-fn password(p: &str) -> Result<String, String> {
+pub(super) fn password(p: &str) -> Result<String, String> {
     if p.is_empty() {
         return Err("empty password".into());
     }

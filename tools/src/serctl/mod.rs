@@ -7,6 +7,8 @@
 //! - [`ul`]: `ul show|add|rm`, over the control socket only;
 //! - [`tables`]: `alias`, `domain`, `trusted` (the database, then the
 //!   running router);
+//! - [`ser2`]: SER 2.x user data, `user` and `attr` (tables `uri`,
+//!   `credentials` and the attribute tables), parsed in [`ser2_args`];
 //! - [`router`]: calls to the control socket (the connection code is the
 //!   shared [`crate::rpc`]).
 //!
@@ -18,6 +20,8 @@
 
 pub mod args;
 pub mod router;
+pub mod ser2;
+pub mod ser2_args;
 pub mod tables;
 pub mod ul;
 pub mod users;
@@ -100,10 +104,24 @@ Aliases (table aliases, and the running router):
     alias show [ALIAS]
     alias rm ALIAS
 Local domains (table domain) and trusted peers (table trusted):
-    domain add DOMAIN | rm DOMAIN | show | reload
+    domain add DOMAIN [--did DID] | rm DOMAIN | show | reload
+                                  DID: SER 2.x's domain id (default DOMAIN)
     trusted add SRC_IP PROTO FROM_PATTERN [TAG] | rm SRC_IP | show | reload
         PROTO: any, udp, tcp, tls, sctp, ws, wss; FROM_PATTERN a regular
         expression, or NULL for any
+SER 2.x users (tables uri and credentials, by uid; the domain must be local):
+    user add USER@DOMAIN -p PASSWORD [--uid UID]
+                                  UID default: a new random UUID; realm: the
+                                  domain's digest_realm attribute, else DOMAIN
+    user passwd USER@DOMAIN -p PASSWORD
+    user rm USER@DOMAIN
+    user show [--passwords] [USER@DOMAIN]
+SER 2.x attributes (tables global_attrs, user_attrs, domain_attrs):
+    attr add global|uid=UID|did=DID NAME=VALUE... [--int]
+                                  a string (type 2), or an integer (type 0)
+    attr set OWNER NAME=VALUE... [--int]   replaces every value of NAME
+    attr rm OWNER NAME...
+    attr show [OWNER]
 Exit status: 0 done, 1 usage error, 2 database error, 3 control socket
 error, 4 no such entry (or, for add, the entry exists already).
 ";
@@ -203,9 +221,13 @@ pub fn run(s: &Settings, cmd: Command, out: &mut dyn Write) -> Result<(), Fail> 
         Command::AliasRm { alias } => {
             tables::alias_rm(&mut open(s, true)?, &mut router, &alias, out)
         }
-        Command::DomainAdd { domain } => {
-            tables::domain_add(&mut open(s, true)?, &mut router, &domain, out)
-        }
+        Command::DomainAdd { domain, did } => tables::domain_add(
+            &mut open(s, true)?,
+            &mut router,
+            &domain,
+            did.as_deref(),
+            out,
+        ),
         Command::DomainRm { domain } => {
             tables::domain_rm(&mut open(s, true)?, &mut router, &domain, out)
         }
@@ -233,6 +255,36 @@ pub fn run(s: &Settings, cmd: Command, out: &mut dyn Write) -> Result<(), Fail> 
         }
         Command::TrustedShow => tables::trusted_show(&mut open(s, false)?, out),
         Command::TrustedReload => tables::reload(&mut router, "permissions.trustedReload", out),
+        Command::SerUserAdd {
+            user,
+            password,
+            uid,
+        } => ser2::user_add(&mut open(s, true)?, &user, &password, uid.as_deref(), out),
+        Command::SerUserPasswd { user, password } => {
+            ser2::user_passwd(&mut open(s, true)?, &user, &password, out)
+        }
+        Command::SerUserRm { user } => ser2::user_rm(&mut open(s, true)?, &user, out),
+        Command::SerUserShow { user, passwords } => {
+            ser2::user_show(&mut open(s, false)?, user.as_ref(), passwords, out)
+        }
+        Command::AttrAdd {
+            owner,
+            attrs,
+            int,
+            replace,
+        } => ser2::attr_add(
+            &mut open(s, true)?,
+            &mut router,
+            &owner,
+            &attrs,
+            int,
+            replace,
+            out,
+        ),
+        Command::AttrRm { owner, names } => {
+            ser2::attr_rm(&mut open(s, true)?, &mut router, &owner, &names, out)
+        }
+        Command::AttrShow { owner } => ser2::attr_show(&mut open(s, false)?, owner.as_ref(), out),
     }
 }
 

@@ -49,10 +49,13 @@ impl Unreached {
 /// True when a fault says that the router has no such method, or does
 /// not run the module behind it.
 pub fn is_unknown_method(code: i32, msg: &str, method: &str) -> bool {
-    // ser answers `<module> module not loaded` when the method exists but
-    // its config does not load the module: the table is not cached either.
+    // ser answers `<module> module not loaded` (gflags: `global attributes
+    // not loaded (...)`) when the method exists but its config does not
+    // load the module or the table: the table is not cached either.
     code == 500
-        && (msg == format!("command {method} not found") || msg.ends_with("module not loaded"))
+        && (msg == format!("command {method} not found")
+            || msg.ends_with("module not loaded")
+            || msg.starts_with("global attributes not loaded"))
 }
 
 /// The control socket of the running router.
@@ -188,6 +191,11 @@ mod tests {
             500,
             "command x not found",
             "domain.reload"
+        ));
+        assert!(is_unknown_method(
+            500,
+            "global attributes not loaded (gflags load_global_attrs)",
+            "global.reload"
         ));
         assert!(!is_unknown_method(
             400,

@@ -6,7 +6,8 @@
 //!   contact, `expires` 0. The router gets the same binding with
 //!   `ul.add aliases ...` (or loses it with `ul.rm aliases ...`), so that
 //!   `lookup("aliases")` uses it at once.
-//! * Domains and trusted peers are rows of `domain` and `trusted`; a
+//! * Domains and trusted peers are rows of `domain` (with SER 2.x's did
+//!   and flags) and `trusted`; a
 //!   running router is asked to `domain.reload` or
 //!   `permissions.trustedReload`. A router without that method does not
 //!   cache the table: that is a warning, not an error.
@@ -17,6 +18,7 @@
 use std::io::Write;
 
 use ser_core::store::Db;
+use ser_core::store::provision;
 use ser_core::store::tables::{self, TrustedRow, UlRow, UlTable};
 
 use super::args::Name;
@@ -29,7 +31,7 @@ const CALL_ID: &str = "serctl-alias@ser";
 const USER_AGENT: &str = "serctl";
 
 /// Tells the running router about a change already in the database.
-fn tell(r: &mut Router, method: &str, params: &[Param<'_>]) -> Result<(), Fail> {
+pub fn tell(r: &mut Router, method: &str, params: &[Param<'_>]) -> Result<(), Fail> {
     match r.call(method, params) {
         Ok(Answer::Values(_)) => Ok(()),
         Ok(Answer::Fault(c, m)) if is_unknown_method(c, &m, method) => {
@@ -149,16 +151,26 @@ pub fn alias_show(db: &mut Db, alias: Option<&Name>, out: &mut dyn Write) -> Res
 // ---------------------------------------------------------------------------
 // domains
 
+/// Adds a domain with its did (the domain itself when `did` is `None`,
+/// as SER 2.0's `ser_ctl domain add`) and `LOAD_SER` (with `CANON` for
+/// the first name of a did). Kamailio reads a did equal to the name as
+/// it reads none.
 pub fn domain_add(
     db: &mut Db,
     r: &mut Router,
     domain: &str,
+    did: Option<&str>,
     out: &mut dyn Write,
 ) -> Result<(), Fail> {
-    if !tables::domain_add(db, domain, None, now()).map_err(|e| db_fail(db, &e))? {
+    let did = did.unwrap_or(domain);
+    if !provision::ser_domain_add(db, domain, did, now()).map_err(|e| db_fail(db, &e))? {
         return Err(Fail::Absent(format!("domain {domain} exists already")));
     }
-    writeln!(out, "domain {domain} added")?;
+    if did == domain {
+        writeln!(out, "domain {domain} added")?;
+    } else {
+        writeln!(out, "domain {domain} added (did {did})")?;
+    }
     tell(r, "domain.reload", &[])
 }
 
