@@ -178,8 +178,11 @@ impl Acc {
                 let flag = || -> Result<Option<u32>, String> {
                     let t = text.trim();
                     if let Ok(n) = t.parse::<u32>() {
-                        return Ok((n < 64).then_some(n))
-                            .and_then(|f| f.map(Some).ok_or_else(|| err("a flag is 0..63")));
+                        return if n < 64 {
+                            Ok(Some(n))
+                        } else {
+                            Err(err("a flag is 0..63"))
+                        };
                     }
                     // A flag declared by name (`flags FLAG_ACC : 1`).
                     p.flags
@@ -281,17 +284,10 @@ impl Acc {
 
     /// A final (or, with `early_media`, a 183) reply went upstream:
     /// writes the records it calls for. `flags`: the transaction's flags
-    /// now (a failure route may have changed them).
-    #[allow(clippy::too_many_arguments)]
-    pub fn on_reply(
-        &self,
-        debug: i32,
-        seed: &Seed,
-        flags: u64,
-        code: u16,
-        reason: &[u8],
-        to_tag: &[u8],
-    ) {
+    /// now (a failure route may have changed them); `reply`: the reply's
+    /// bytes, parsed for its reason and To tag only when a record is
+    /// written.
+    pub fn on_reply(&self, debug: i32, seed: &Seed, flags: u64, code: u16, reply: &[u8]) {
         let has = |f: Option<u32>| flags & flag_bit(f) != 0;
         let counts = match code {
             183 => self.early_media,
@@ -299,33 +295,27 @@ impl Acc {
             300..=699 => self.failed_all || has(self.failed_flag),
             _ => false,
         };
-        if counts {
-            self.write(
-                debug,
-                seed,
-                Record {
-                    kind: Kind::Answered,
-                    code,
-                    reason,
-                    to_tag,
-                },
-                (has(self.log_flag), has(self.db_flag)),
-                None,
-            );
+        let answered = (has(self.log_flag), has(self.db_flag));
+        let answered = if counts { answered } else { (false, false) };
+        let missed = if seed.invite && code >= 300 {
+            (has(self.log_missed_flag), has(self.db_missed_flag))
+        } else {
+            (false, false)
+        };
+        if answered == (false, false) && missed == (false, false) {
+            return;
         }
-        if seed.invite && code >= 300 {
-            self.write(
-                debug,
-                seed,
-                Record {
-                    kind: Kind::Missed,
+        let (reason, to_tag) = reply_reason_and_tag(reply);
+        for (kind, outputs) in [(Kind::Answered, answered), (Kind::Missed, missed)] {
+            if outputs != (false, false) {
+                let rec = Record {
+                    kind,
                     code,
                     reason,
                     to_tag,
-                },
-                (has(self.log_missed_flag), has(self.db_missed_flag)),
-                None,
-            );
+                };
+                self.write(debug, seed, rec, outputs, None);
+            }
         }
     }
 
@@ -471,6 +461,21 @@ impl Acc {
             );
         }
     }
+}
+
+/// The reason phrase and To tag of a reply (empty when they do not
+/// parse).
+fn reply_reason_and_tag(data: &[u8]) -> (&[u8], &[u8]) {
+    let reason = data
+        .split(|&b| b == b'\r')
+        .next()
+        .and_then(|line| line.splitn(3, |&b| b == b' ').nth(2))
+        .unwrap_or_default();
+    let tag = crate::sip::SipMsg::parse(data)
+        .ok()
+        .and_then(|m| m.to().ok().and_then(NameAddr::tag))
+        .unwrap_or_default();
+    (reason, tag)
 }
 
 /// Rows written and lost, process-wide (the pool's callbacks run on its

@@ -66,7 +66,7 @@ impl AddressParams {
             "ip_addr_col" => &mut self.ip_col,
             "mask_col" => &mut self.mask_col,
             "port_col" => &mut self.port_col,
-            "tag_col" => return Ok(false), // shared with trusted: read there
+            // `tag_col` is shared with the trusted table and read there.
             _ => return Ok(false),
         };
         *slot = sql_ident(name, value)?;
@@ -308,7 +308,8 @@ pub(crate) fn allow_address(ctx: &mut MsgCtx<'_, '_>, args: &Args<'_>) -> Ret {
 }
 
 /// `allow_source_address_group()`: the group of the first row the source
-/// matches, -1 when none.
+/// matches, -1 when none. Group 0 is returned as 1: a return code 0 would
+/// stop the script.
 pub(crate) fn allow_source_address_group(ctx: &mut MsgCtx<'_, '_>, _args: &Args<'_>) -> Ret {
     let t = match module(ctx, "allow_source_address_group") {
         Ok(t) => t,

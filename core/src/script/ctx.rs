@@ -165,6 +165,18 @@ struct AvpEntry {
     flags: u32,
 }
 
+impl AvpEntry {
+    fn item(&self) -> AvpItem {
+        AvpItem {
+            class: self.class,
+            track: self.track,
+            name: self.name.clone(),
+            value: self.value.clone(),
+            flags: self.flags,
+        }
+    }
+}
+
 /// An AVP as a whole, for the modules that carry AVPs elsewhere (rr's
 /// dialog cookies).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -269,18 +281,15 @@ impl Avps {
 
     /// Every AVP with a flag bit of `mask`, oldest first.
     pub fn flagged(&self, mask: u32) -> impl Iterator<Item = AvpItem> + '_ {
-        self.items().filter(move |a| a.flags & mask != 0)
+        self.list
+            .iter()
+            .filter(move |e| e.flags & mask != 0)
+            .map(AvpEntry::item)
     }
 
     /// Every AVP, oldest first.
     pub fn items(&self) -> impl Iterator<Item = AvpItem> + '_ {
-        self.list.iter().map(|e| AvpItem {
-            class: e.class,
-            track: e.track,
-            name: e.name.clone(),
-            value: e.value.clone(),
-            flags: e.flags,
-        })
+        self.list.iter().map(AvpEntry::item)
     }
 
     /// Positions of the matching AVPs in search order (newest first within

@@ -425,21 +425,6 @@ fn rank(code: u16, local: bool) -> (u8, u16) {
     }
 }
 
-/// The reason phrase and To tag of a reply about to go upstream, for
-/// accounting (empty when they do not parse).
-fn reply_reason_and_tag(data: &[u8]) -> (&[u8], &[u8]) {
-    let reason = data
-        .split(|&b| b == b'\r')
-        .next()
-        .and_then(|line| line.splitn(3, |&b| b == b' ').nth(2))
-        .unwrap_or_default();
-    let tag = SipMsg::parse(data)
-        .ok()
-        .and_then(|m| m.to().ok().and_then(crate::sip::NameAddr::tag))
-        .unwrap_or_default();
-    (reason, tag)
-}
-
 /// The reason phrase of a reply the transaction layer makes.
 fn reason_of(code: u16) -> &'static [u8] {
     match code {
@@ -1392,8 +1377,7 @@ impl Tm {
             && (code == 183 || (code >= 200 && (cell.final_code == 0 || code < 300)))
         {
             let flags = cell.state.as_ref().map_or(seed.flags, |s| s.flags);
-            let (reason, to_tag) = reply_reason_and_tag(&send.data);
-            acc.on_reply(env.config.debug(), seed, flags, code, reason, to_tag);
+            acc.on_reply(env.config.debug(), seed, flags, code, &send.data);
         }
         cell.reply = Some(send);
         if code >= 200 && cell.final_code == 0 {
